@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing, benchmarking and the demo need.
+# Idempotent: packages already present are not touched, and apt is not even consulted
+# when nothing is missing. Run as root on Debian 12 (or through sudo).
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config   # compiler and build system
+  libopenblas-dev libopenblas-openmp-dev  # sgemm for every matrix product (OpenMP build: one thread pool)
+  libomp-dev                         # OpenMP runtime headers (gcc ships libgomp; kept for clang builds)
+  libcmocka-dev                      # the C test framework, driven by ctest
+  libjson-c-dev                      # metrics.jsonl and --config files
+  libpng-dev                         # loss curves and image samples
+  fortunes-min fortunes              # the demo's default corpus (/usr/share/games/fortunes)
+  python3-torch python3-numpy        # the PyTorch oracle and speed peer (bench/, tests/ref)
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

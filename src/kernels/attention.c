@@ -1,0 +1,147 @@
+/* Rotary position embedding and causal grouped-query attention. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "util/mem.h"
+
+/* cos/sin table (T, hd/2) for positions pos0..pos0+T-1. Angles are computed in double so
+ * that long contexts keep their precision. */
+static void rope_table(float *cs, float *sn, int64_t T, int hd, int64_t pos0, float theta) {
+    int half = hd / 2;
+    for (int64_t t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            double ang = (double)(pos0 + t) * pow((double)theta, -2.0 * i / hd);
+            cs[t * half + i] = (float)cos(ang);
+            sn[t * half + i] = (float)sin(ang);
+        }
+}
+
+/* sign = +1 rotates forward, -1 backward (the transpose of a rotation is its inverse). */
+static void rope_apply(float *out, const float *inp, int64_t B, int64_t T, int n_rot, int NH, int hd, int64_t pos0,
+                       float theta, float sign, int accumulate) {
+    int half = hd / 2;
+    float *cs = lm_xcalloc((size_t)(T * half) * 2, sizeof(float)), *sn = cs + T * half;
+    rope_table(cs, sn, T, hd, pos0, theta);
+#pragma omp parallel for schedule(static)
+    for (int64_t bt = 0; bt < B * T; bt++) {
+        int64_t t = bt % T;
+        const float *c = cs + t * half, *s = sn + t * half;
+        for (int h = 0; h < NH; h++) {
+            const float *x = inp + (bt * NH + h) * hd;
+            float *y = out + (bt * NH + h) * hd;
+            if (h < n_rot) {
+                for (int i = 0; i < half; i++) {
+                    float x0 = x[2 * i], x1 = x[2 * i + 1], si = sign * s[i];
+                    float y0 = x0 * c[i] - x1 * si, y1 = x0 * si + x1 * c[i];
+                    if (accumulate) {
+                        y[2 * i] += y0;
+                        y[2 * i + 1] += y1;
+                    } else {
+                        y[2 * i] = y0;
+                        y[2 * i + 1] = y1;
+                    }
+                }
+            } else if (accumulate) {
+                for (int i = 0; i < hd; i++) y[i] += x[i];
+            } else {
+                memcpy(y, x, (size_t)hd * sizeof(float));
+            }
+        }
+    }
+    free(cs);
+}
+
+void lm_rope_forward(float *out, const float *inp, int64_t B, int64_t T, int n_rot, int NH, int hd, int64_t pos0,
+                     float theta) {
+    rope_apply(out, inp, B, T, n_rot, NH, hd, pos0, theta, 1.0f, 0);
+}
+
+void lm_rope_backward(float *dinp, const float *dout, int64_t B, int64_t T, int n_rot, int NH, int hd, int64_t pos0,
+                      float theta) {
+    rope_apply(dinp, dout, B, T, n_rot, NH, hd, pos0, theta, -1.0f, 1);
+}
+
+/* Per (batch, kv head) work unit: the query heads of one group share K and V, so giving a
+ * thread the whole group lets dK and dV accumulate without races. The score matrices are
+ * BLAS products over strided head slices; the upper (masked) triangle is computed and
+ * thrown away, which costs less than splitting into small triangular blocks at these sizes. */
+void lm_attention_forward(float *out, float *P, const float *qkv, int64_t B, int64_t T, int H, int KVH, int hd) {
+    int NH = H + 2 * KVH, G = H / KVH;
+    int ld = NH * hd, ldo = H * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int64_t b = 0; b < B; b++)
+        for (int kh = 0; kh < KVH; kh++) {
+            const float *base = qkv + b * T * ld;
+            const float *K = base + (H + kh) * hd, *V = base + (H + KVH + kh) * hd;
+            for (int g = 0; g < G; g++) {
+                int h = kh * G + g;
+                const float *Q = base + h * hd;
+                float *S = P + (b * H + h) * T * T;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, hd, scale, Q, ld, K, ld, 0.0f, S,
+                            (int)T);
+                for (int64_t t = 0; t < T; t++) {
+                    float *row = S + t * T;
+                    float mx = row[0];
+                    for (int64_t j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+                    float sum = 0.0f;
+                    for (int64_t j = 0; j <= t; j++) {
+                        row[j] = expf(row[j] - mx);
+                        sum += row[j];
+                    }
+                    float inv = 1.0f / sum;
+                    for (int64_t j = 0; j <= t; j++) row[j] *= inv;
+                    for (int64_t j = t + 1; j < T; j++) row[j] = 0.0f;
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)T, 1.0f, S, (int)T, V, ld,
+                            0.0f, out + b * T * ldo + h * hd, ldo);
+            }
+        }
+}
+
+void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *P, int64_t B, int64_t T,
+                           int H, int KVH, int hd) {
+    int NH = H + 2 * KVH, G = H / KVH;
+    int ld = NH * hd, ldo = H * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel
+    {
+        float *dS = lm_xcalloc((size_t)(T * T), sizeof(float));
+#pragma omp for schedule(static) collapse(2)
+        for (int64_t b = 0; b < B; b++)
+            for (int kh = 0; kh < KVH; kh++) {
+                const float *base = qkv + b * T * ld;
+                float *dbase = dqkv + b * T * ld;
+                const float *K = base + (H + kh) * hd, *V = base + (H + KVH + kh) * hd;
+                float *dK = dbase + (H + kh) * hd, *dV = dbase + (H + KVH + kh) * hd;
+                for (int g = 0; g < G; g++) {
+                    int h = kh * G + g;
+                    const float *Q = base + h * hd, *dO = dout + b * T * ldo + h * hd;
+                    const float *S = P + (b * H + h) * T * T;
+                    /* dV += P^T dO */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, hd, (int)T, 1.0f, S, (int)T, dO, ldo,
+                                1.0f, dV, ld);
+                    /* dP = dO V^T, then through the softmax: dS = P * (dP - rowsum(P * dP)) * scale */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, hd, 1.0f, dO, ldo, V, ld,
+                                0.0f, dS, (int)T);
+                    for (int64_t t = 0; t < T; t++) {
+                        const float *p = S + t * T;
+                        float *d = dS + t * T;
+                        float dot = 0.0f;
+                        for (int64_t j = 0; j <= t; j++) dot += p[j] * d[j];
+                        for (int64_t j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot) * scale;
+                        for (int64_t j = t + 1; j < T; j++) d[j] = 0.0f;
+                    }
+                    /* dQ += dS K ; dK += dS^T Q */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)T, 1.0f, dS, (int)T, K, ld,
+                                1.0f, dbase + h * hd, ld);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, hd, (int)T, 1.0f, dS, (int)T, Q, ld,
+                                1.0f, dK, ld);
+                }
+            }
+        free(dS);
+    }
+}

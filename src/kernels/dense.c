@@ -1,0 +1,98 @@
+/* Embedding, matrix product, residual add and the optimizer: the kernels whose work is
+ * either a BLAS call or a single streaming pass. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+void lm_embed_forward(float *out, const float *table, const int32_t *ids, int64_t N, int64_t C) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) memcpy(out + n * C, table + (int64_t)ids[n] * C, (size_t)C * sizeof(float));
+}
+
+void lm_embed_backward(float *dtable, const float *dout, const int32_t *ids, int64_t N, int64_t C) {
+    /* Rows of the table can repeat among ids, so threads split the channels, not the rows:
+     * each thread owns a column slice and walks every row in order (no races, fixed order). */
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
+        for (int64_t n = 0; n < N; n++) {
+            float *d = dtable + (int64_t)ids[n] * C;
+            const float *g = dout + n * C;
+            for (int64_t c = c0; c < c1; c++) d[c] += g[c];
+        }
+    }
+}
+
+void lm_matmul_forward(float *out, const float *inp, const float *w, int64_t N, int64_t K, int64_t M) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)M, (int)K, 1.0f, inp, (int)K, w, (int)K, 0.0f,
+                out, (int)M);
+}
+
+void lm_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int64_t N,
+                        int64_t K, int64_t M) {
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, dout, (int)M, w, (int)K,
+                    1.0f, dinp, (int)K);
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)K, (int)N, 1.0f, dout, (int)M, inp, (int)K,
+                    1.0f, dw, (int)K);
+}
+
+void lm_add_forward(float *out, const float *a, const float *b, int64_t N) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+void lm_add_backward(float *da, float *db, const float *dout, int64_t N) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < N; i++) {
+        if (da) da[i] += dout[i];
+        if (db) db[i] += dout[i];
+    }
+}
+
+void lm_adamw_update(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
+                     float eps, float wd, int64_t t) {
+    /* The same arithmetic as torch.optim.AdamW, so that the reference test can be exact. */
+    float bc1 = 1.0f - powf(beta1, (float)t);
+    float bc2 = 1.0f - powf(beta2, (float)t);
+    float step = lr / bc1, sq2 = sqrtf(bc2), decay = 1.0f - lr * wd;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * decay - step * mi / (sqrtf(vi) / sq2 + eps);
+    }
+}
+
+double lm_sumsq(const float *x, int64_t n) {
+    /* Fixed-size blocks, summed in block order afterwards: the result does not depend on
+     * the thread count (a plain OpenMP reduction combines partials in no fixed order). */
+    enum { BLK = 8192, MAXB = 4096 };
+    double partial[MAXB];
+    int64_t blk = (n + MAXB - 1) / MAXB;
+    if (blk < BLK) blk = BLK;
+    int64_t nb = (n + blk - 1) / blk;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        double s = 0.0;
+        int64_t e = (b + 1) * blk < n ? (b + 1) * blk : n;
+        for (int64_t i = b * blk; i < e; i++) s += (double)x[i] * x[i];
+        partial[b] = s;
+    }
+    double total = 0.0;
+    for (int64_t b = 0; b < nb; b++) total += partial[b];
+    return total;
+}
+
+void lm_scale(float *x, int64_t n, float s) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) x[i] *= s;
+}

@@ -1,0 +1,107 @@
+/* Each op type's forward and backward: the glue between graph nodes and the kernels.
+ * A backward reads its node's gradient (dout) and accumulates into the gradients of the
+ * sources that need one (grad == NULL means "not needed"). */
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "tensor/graph.h"
+
+#define SRC(i) lm_node_at(g, n->src[i])
+#define F(p) ((float *)(p))
+
+static int64_t rows(const lm_node *n) { return n->n / n->shape[n->ndim - 1]; }
+static int64_t cols(const lm_node *n) { return n->shape[n->ndim - 1]; }
+
+static void embed_fwd(lm_graph *g, lm_node *n) {
+    lm_embed_forward(F(n->data), F(SRC(0)->data), (const int32_t *)SRC(1)->data, SRC(1)->n, cols(n));
+}
+static void embed_bwd(lm_graph *g, lm_node *n) {
+    if (SRC(0)->grad) lm_embed_backward(SRC(0)->grad, n->grad, (const int32_t *)SRC(1)->data, SRC(1)->n, cols(n));
+}
+
+static void matmul_fwd(lm_graph *g, lm_node *n) {
+    lm_node *x = SRC(0), *w = SRC(1);
+    lm_matmul_forward(F(n->data), F(x->data), F(w->data), rows(x), cols(x), w->shape[0]);
+}
+static void matmul_bwd(lm_graph *g, lm_node *n) {
+    lm_node *x = SRC(0), *w = SRC(1);
+    lm_matmul_backward(x->grad, w->grad, n->grad, F(x->data), F(w->data), rows(x), cols(x), w->shape[0]);
+}
+
+static void rmsnorm_fwd(lm_graph *g, lm_node *n) {
+    lm_rmsnorm_forward(F(n->data), n->aux, F(SRC(0)->data), F(SRC(1)->data), rows(n), cols(n), n->fp[0]);
+}
+static void rmsnorm_bwd(lm_graph *g, lm_node *n) {
+    lm_rmsnorm_backward(SRC(0)->grad, SRC(1)->grad, n->grad, F(SRC(0)->data), F(SRC(1)->data), n->aux, rows(n),
+                        cols(n));
+}
+
+static void layernorm_fwd(lm_graph *g, lm_node *n) {
+    const float *b = n->nsrc > 2 ? F(SRC(2)->data) : NULL;
+    lm_layernorm_forward(F(n->data), n->aux, F(SRC(0)->data), F(SRC(1)->data), b, rows(n), cols(n), n->fp[0]);
+}
+static void layernorm_bwd(lm_graph *g, lm_node *n) {
+    float *db = n->nsrc > 2 ? SRC(2)->grad : NULL;
+    lm_layernorm_backward(SRC(0)->grad, SRC(1)->grad, db, n->grad, F(SRC(0)->data), F(SRC(1)->data), n->aux,
+                          rows(n), cols(n));
+}
+
+static void rope_fwd(lm_graph *g, lm_node *n) {
+    lm_rope_forward(F(n->data), F(SRC(0)->data), n->shape[0], n->shape[1], n->ip[0], n->ip[1], n->ip[2],
+                    lm_graph_pos(g), n->fp[0]);
+}
+static void rope_bwd(lm_graph *g, lm_node *n) {
+    if (SRC(0)->grad)
+        lm_rope_backward(SRC(0)->grad, n->grad, n->shape[0], n->shape[1], n->ip[0], n->ip[1], n->ip[2],
+                         lm_graph_pos(g), n->fp[0]);
+}
+
+static void attention_fwd(lm_graph *g, lm_node *n) {
+    lm_attention_forward(F(n->data), n->aux, F(SRC(0)->data), n->shape[0], n->shape[1], n->ip[0], n->ip[1],
+                         n->ip[2]);
+}
+static void attention_bwd(lm_graph *g, lm_node *n) {
+    if (SRC(0)->grad)
+        lm_attention_backward(SRC(0)->grad, n->grad, F(SRC(0)->data), n->aux, n->shape[0], n->shape[1], n->ip[0],
+                              n->ip[1], n->ip[2]);
+}
+
+static void swiglu_fwd(lm_graph *g, lm_node *n) { lm_swiglu_forward(F(n->data), F(SRC(0)->data), rows(n), cols(n)); }
+static void swiglu_bwd(lm_graph *g, lm_node *n) {
+    if (SRC(0)->grad) lm_swiglu_backward(SRC(0)->grad, n->grad, F(SRC(0)->data), rows(n), cols(n));
+}
+
+static void gelu_fwd(lm_graph *g, lm_node *n) { lm_gelu_forward(F(n->data), F(SRC(0)->data), n->n); }
+static void gelu_bwd(lm_graph *g, lm_node *n) {
+    if (SRC(0)->grad) lm_gelu_backward(SRC(0)->grad, n->grad, F(SRC(0)->data), n->n);
+}
+
+static void add_fwd(lm_graph *g, lm_node *n) { lm_add_forward(F(n->data), F(SRC(0)->data), F(SRC(1)->data), n->n); }
+static void add_bwd(lm_graph *g, lm_node *n) { lm_add_backward(SRC(0)->grad, SRC(1)->grad, n->grad, n->n); }
+
+static void xent_fwd(lm_graph *g, lm_node *n) {
+    lm_node *z = SRC(0);
+    n->value = lm_xent_forward(n->aux, F(z->data), (const int32_t *)SRC(1)->data, rows(z), cols(z));
+    F(n->data)[0] = n->value;
+}
+static void xent_bwd(lm_graph *g, lm_node *n) {
+    lm_node *z = SRC(0);
+    if (z->grad) lm_xent_backward(z->grad, n->aux, (const int32_t *)SRC(1)->data, n->grad[0], rows(z), cols(z));
+}
+
+static const lm_op_def OPS[LM_OP_COUNT] = {
+    [LM_OP_INPUT] = {"input", NULL, NULL, 0, 0},
+    [LM_OP_PARAM] = {"param", NULL, NULL, 0, 0},
+    [LM_OP_EMBED] = {"embed", embed_fwd, embed_bwd, 0x2, 0},
+    [LM_OP_MATMUL] = {"matmul", matmul_fwd, matmul_bwd, 0x3, 0},
+    [LM_OP_RMSNORM] = {"rmsnorm", rmsnorm_fwd, rmsnorm_bwd, 0x3, 0},
+    [LM_OP_LAYERNORM] = {"layernorm", layernorm_fwd, layernorm_bwd, 0x3, 0},
+    [LM_OP_ROPE] = {"rope", rope_fwd, rope_bwd, 0x0, 0},
+    [LM_OP_ATTENTION] = {"attention", attention_fwd, attention_bwd, 0x1, 0},
+    [LM_OP_SWIGLU] = {"swiglu", swiglu_fwd, swiglu_bwd, 0x1, 0},
+    [LM_OP_GELU] = {"gelu", gelu_fwd, gelu_bwd, 0x1, 0},
+    [LM_OP_ADD] = {"add", add_fwd, add_bwd, 0x0, 0},
+    [LM_OP_XENT] = {"cross_entropy", xent_fwd, xent_bwd, 0x2, 0},
+};
+
+const lm_op_def *lm_op_table(lm_op op) { return &OPS[op]; }

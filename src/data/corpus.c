@@ -1,0 +1,189 @@
+#include "data/corpus.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/io.h"
+
+/* Text, in any encoding we care about, has no NUL bytes and few C0 controls besides
+ * tab/newline/CR/form feed/escape/backspace (overstriking in old text files). Only the
+ * head of the file is sampled: enough to tell a text file from an executable or image. */
+int lm_looks_binary(const uint8_t *s, size_t n) {
+    size_t m = n < 8192 ? n : 8192, ctrl = 0;
+    for (size_t i = 0; i < m; i++) {
+        uint8_t c = s[i];
+        if (c == 0) return 1;
+        if (c < 32 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 27 && c != 8 && c != 11) ctrl++;
+    }
+    return m && ctrl * 10 > m; /* more than 10% stray control bytes */
+}
+
+typedef struct walk {
+    char **files;
+    size_t n, cap;
+    dev_t *dev;
+    ino_t *ino; /* seen files, so that links to the same file count once */
+} walk;
+
+static int seen(walk *w, const struct stat *st) {
+    for (size_t i = 0; i < w->n; i++)
+        if (w->dev[i] == st->st_dev && w->ino[i] == st->st_ino) return 1;
+    return 0;
+}
+
+static int push(walk *w, const char *path, const struct stat *st) {
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        char **f = realloc(w->files, cap * sizeof *f);
+        dev_t *d = f ? realloc(w->dev, cap * sizeof *d) : NULL;
+        ino_t *i = d ? realloc(w->ino, cap * sizeof *i) : NULL;
+        if (f) w->files = f;
+        if (d) w->dev = d;
+        if (!i) return -1;
+        w->ino = i;
+        w->cap = cap;
+    }
+    w->files[w->n] = strdup(path);
+    if (!w->files[w->n]) return -1;
+    w->dev[w->n] = st->st_dev;
+    w->ino[w->n] = st->st_ino;
+    w->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static loom_status walk_dir(walk *w, const char *dir, int depth, lm_error *err) {
+    if (depth > 64) return LOOM_OK;
+    DIR *d = opendir(dir);
+    if (!d) return lm_fail(err, LOOM_ERR_IO, "cannot read folder '%s': %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue; /* ., .., and hidden files such as .git */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n]) n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str); /* name order: the same corpus on every machine */
+    loom_status s = LOOM_OK;
+    for (size_t i = 0; i < n && !s; i++) {
+        char *p = lm_path_join(dir, names[i]);
+        struct stat st;
+        if (p && stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                s = walk_dir(w, p, depth + 1, err);
+            else if (S_ISREG(st.st_mode) && !seen(w, &st) && push(w, p, &st))
+                s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
+        }
+        free(p);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return s;
+}
+
+static void free_walk(walk *w) {
+    for (size_t i = 0; i < w->n; i++) free(w->files[i]);
+    free(w->files);
+    free(w->dev);
+    free(w->ino);
+}
+
+loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *tok, lm_warn_fn warn, void *ud,
+                           lm_error *err) {
+    memset(c, 0, sizeof *c);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return lm_fail(err, LOOM_ERR_DATA, "training data '%s' not found: %s (give a text file or a folder with --data)",
+                       path, strerror(errno));
+    int is_dir = S_ISDIR(st.st_mode);
+    walk w = {0};
+    loom_status s = LOOM_OK;
+    if (is_dir) {
+        s = walk_dir(&w, path, 0, err);
+    } else if (push(&w, path, &st)) {
+        s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    }
+    if (s) {
+        free_walk(&w);
+        return s;
+    }
+    if (is_dir && w.n == 0) {
+        free_walk(&w);
+        return lm_fail(err, LOOM_ERR_DATA, "folder '%s' has no files (put text files in it)", path);
+    }
+
+    size_t cap = 0;
+    char skipped[400] = "";
+    size_t skipped_len = 0;
+    for (size_t i = 0; i < w.n && !s; i++) {
+        uint8_t *buf;
+        size_t len;
+        s = lm_read_file(w.files[i], 0, &buf, &len, err);
+        if (s) break;
+        if (len == 0) {
+            free(buf);
+            continue;
+        }
+        if (lm_looks_binary(buf, len)) {
+            free(buf);
+            if (!is_dir) {
+                s = lm_fail(err, LOOM_ERR_DATA,
+                            "'%s' looks like binary data, not text (give a text file or a folder of text files)", path);
+                break;
+            }
+            c->n_skipped++;
+            if (skipped_len < 300)
+                skipped_len += (size_t)snprintf(skipped + skipped_len, sizeof skipped - skipped_len, "%s%s",
+                                                c->n_skipped > 1 ? ", " : "", w.files[i]);
+            continue;
+        }
+        size_t need = (size_t)c->n_tokens + lm_tokenizer_max_tokens(tok, len) + 1;
+        if (need > cap) {
+            size_t ncap = cap ? cap : 1 << 16;
+            while (ncap < need) ncap *= 2;
+            int32_t *nt = realloc(c->tokens, ncap * sizeof(int32_t));
+            if (!nt) {
+                free(buf);
+                s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory loading the corpus (%zu tokens)", need);
+                break;
+            }
+            c->tokens = nt;
+            cap = ncap;
+        }
+        if (c->n_docs > 0) c->tokens[c->n_tokens++] = tok->eot; /* document boundary */
+        c->n_tokens += (int64_t)lm_tokenizer_encode(tok, buf, len, c->tokens + c->n_tokens);
+        c->n_bytes += (int64_t)len;
+        c->n_docs++;
+        free(buf);
+    }
+    if (!s && c->n_skipped && warn) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "skipped %d binary file%s: %s%s", c->n_skipped, c->n_skipped > 1 ? "s" : "", skipped,
+                 skipped_len >= 300 ? ", ..." : "");
+        warn(ud, msg);
+    }
+    free_walk(&w);
+    if (!s && c->n_tokens == 0)
+        s = is_dir ? lm_fail(err, LOOM_ERR_DATA, "folder '%s' has no text files to train on (add .txt or other text files)", path)
+                   : lm_fail(err, LOOM_ERR_DATA, "training data '%s' is empty (give a file with text in it)", path);
+    if (s) lm_corpus_free(c);
+    return s;
+}
+
+void lm_corpus_free(lm_corpus *c) {
+    free(c->tokens);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,39 @@
+/* The tokenizer interface: text bytes <-> token ids.
+ *
+ * Every tokenizer has a piece table (id -> bytes, with a type per token as GGUF records it)
+ * and an encoder. The byte-level tokenizer maps each byte to its own id (0..255), so any
+ * input, invalid UTF-8 included, encodes; special tokens follow the bytes. A BPE tokenizer
+ * (a later piece of work) fills the same table and supplies its own encoder. */
+#ifndef LM_TOKENIZER_H
+#define LM_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+typedef enum lm_tok_kind { LM_TOK_BYTE = 1 } lm_tok_kind;
+
+/* GGUF token types (llama.cpp's llama_token_type). */
+enum { LM_TOKTYPE_NORMAL = 1, LM_TOKTYPE_CONTROL = 3, LM_TOKTYPE_BYTE = 6 };
+
+typedef struct lm_tokenizer {
+    lm_tok_kind kind;
+    int n_vocab;
+    int eot;             /* <|endoftext|>: separates documents */
+    char **piece;        /* id -> bytes (NUL-terminated copy; piece_len holds the real length) */
+    int *piece_len;
+    int *type;           /* LM_TOKTYPE_* */
+} lm_tokenizer;
+
+/* The byte-level tokenizer: ids 0..255 are bytes, 256 is <|endoftext|>. */
+loom_status lm_tokenizer_byte(lm_tokenizer *t, lm_error *err);
+void lm_tokenizer_free(lm_tokenizer *t);
+
+/* Upper bound on the ids lm_tokenizer_encode can write for n bytes. */
+size_t lm_tokenizer_max_tokens(const lm_tokenizer *t, size_t n);
+/* Encodes n bytes of plain text (special tokens are not recognised in it) into out, which has
+ * room for lm_tokenizer_max_tokens(t, n) ids. Returns the number written. */
+size_t lm_tokenizer_encode(const lm_tokenizer *t, const uint8_t *s, size_t n, int32_t *out);
+
+#endif

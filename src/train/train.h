@@ -1,0 +1,65 @@
+/* Training a Llama-style model on a text corpus: the loop, its schedule and its outputs.
+ *
+ * The run's folder receives model.gguf (the model, readable by llama.cpp), checkpoint.bin
+ * (everything needed to continue bit-exactly), metrics.jsonl (one JSON object per logged
+ * step) and loss.png (the curves). */
+#ifndef LM_TRAIN_H
+#define LM_TRAIN_H
+
+#include <stdint.h>
+
+#include "model/llama.h"
+#include "util/error.h"
+
+typedef struct lm_train_opts {
+    /* data */
+    const char *data;
+    const char *out;
+    float val_frac;     /* the last val_frac of the token stream is held out */
+    /* model (vocab is set from the tokenizer) */
+    lm_llama_config model;
+    /* optimisation */
+    int batch;          /* windows per micro-batch */
+    int grad_accum;     /* micro-batches per optimizer step */
+    int64_t steps;
+    float lr, min_lr;   /* peak and floor of the cosine schedule */
+    int64_t warmup;     /* linear warm-up steps */
+    float weight_decay, beta1, beta2, eps, clip;
+    uint64_t seed;
+    /* housekeeping */
+    int threads;
+    int64_t eval_every; /* 0 = only at the end */
+    int eval_iters;     /* batches per validation estimate */
+    int64_t save_every; /* 0 = only at the end */
+    int64_t log_every;
+    double time_limit_s; /* 0 = none: stop (and save) after this much wall time */
+    int resume;
+    int progress;       /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
+    int quiet;
+} lm_train_opts;
+
+/* Fills opts with the defaults (model sizes are chosen from the corpus by lm_train). */
+void lm_train_defaults(lm_train_opts *o);
+
+/* A summary of what a run did. */
+typedef struct lm_train_result {
+    int64_t steps_done;
+    float final_loss, final_val_loss; /* val is NaN when not measured */
+    double seconds, tokens_per_s;
+    int64_t n_params;
+} lm_train_result;
+
+/* Runs (or, with opts->resume, continues) a training run. Which model flags the user set
+ * explicitly is given by `set` (a bit per lm_train_flag), so that sizes left unset can be
+ * derived from the corpus and a resumed run can check the set ones against its checkpoint. */
+enum {
+    LM_SET_LAYERS = 1 << 0, LM_SET_HEADS = 1 << 1, LM_SET_KV_HEADS = 1 << 2, LM_SET_DIM = 1 << 3,
+    LM_SET_FFN = 1 << 4, LM_SET_CONTEXT = 1 << 5, LM_SET_BATCH = 1 << 6, LM_SET_STEPS = 1 << 7,
+    LM_SET_WARMUP = 1 << 8, LM_SET_MIN_LR = 1 << 9, LM_SET_THREADS = 1 << 10, LM_SET_TIED = 1 << 11,
+};
+loom_status lm_train(const lm_train_opts *opts, unsigned set, lm_train_result *res, lm_error *err);
+
+/* The learning rate at a 0-based step: linear warm-up, then cosine decay to min_lr. */
+float lm_lr_at(const lm_train_opts *o, int64_t step);
+
+#endif

@@ -1,1 +1,39 @@
-int main(void){return 0;}
+/* loom: train and run your own generative models. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "loom.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "loom %s: train and run your own generative models\n"
+            "\n"
+            "usage: loom COMMAND [flags]\n"
+            "\n"
+            "commands:\n"
+            "  train      train a transformer on a text file or a folder of text files\n"
+            "  version    print the version\n"
+            "\n"
+            "Run 'loom COMMAND --help' for the flags of a command.\n",
+            loom_version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "train")) return lm_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("loom %s\n", loom_version());
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "loom: unknown command '%s' (run 'loom --help' for the list)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,45 @@
+# loom: the two set-up commands are `make demo` and `make test`; both install what is
+# missing first (scripts/install-deps.sh, apt, idempotent).
+
+BUILD      ?= build
+BUILD_SAN  ?= build-san
+JOBS       ?= $(shell nproc)
+SHARED     ?= $(abspath ../shared)
+DEMO_OUT   ?= runs/demo
+DEMO_DATA  ?= /usr/share/games/fortunes
+
+.PHONY: all deps build test test-fast test-san demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The whole suite: the optimised build, then again under AddressSanitizer + UBSan.
+test: deps
+	$(MAKE) build
+	cd $(BUILD) && LOOM_SHARED=$(SHARED) ctest --output-on-failure
+	$(MAKE) test-san
+
+test-san:
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_SAN) -j $(JOBS)
+	cd $(BUILD_SAN) && LOOM_SHARED=$(SHARED) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LOOM_SANITIZED=1 ctest --output-on-failure
+
+demo: deps
+	$(MAKE) build
+	bash scripts/demo.sh $(BUILD)/loom $(DEMO_DATA) $(DEMO_OUT)
+
+bench: deps
+	$(MAKE) build
+	bash bench/bench.sh $(BUILD)/loom $(SHARED)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,8 @@
+/* The command-line front end: one function per subcommand, each parsing its own flags. */
+#ifndef LM_CLI_H
+#define LM_CLI_H
+
+/* Each returns the process exit status (0 ok, 1 runtime error, 2 usage error). */
+int lm_cmd_train(int argc, char **argv);
+
+#endif

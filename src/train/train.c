@@ -1,0 +1,474 @@
+/* The training loop. */
+#include "train/train.h"
+
+#include <cblas.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+#include "formats/llama_gguf.h"
+#include "train/checkpoint.h"
+#include "train/optim.h"
+#include "train/plot.h"
+#include "train/progress.h"
+#include "util/io.h"
+
+void lm_train_defaults(lm_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->val_frac = 0.1f;
+    o->model = (lm_llama_config){.vocab = 0, .dim = 128, .layers = 4, .heads = 4, .kv_heads = 4, .ffn_dim = 344,
+                                 .context = 64, .tied = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    o->batch = 12;
+    o->grad_accum = 1;
+    o->steps = 2000;
+    o->lr = 1e-3f;
+    o->min_lr = 1e-4f;
+    o->warmup = 100;
+    o->weight_decay = 0.1f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.99f;
+    o->eps = 1e-8f;
+    o->clip = 1.0f;
+    o->seed = 1337;
+    o->threads = 0;
+    o->eval_every = 250;
+    o->eval_iters = 50;
+    o->save_every = 500;
+    o->log_every = 10;
+    o->progress = -1;
+}
+
+float lm_lr_at(const lm_train_opts *o, int64_t step) {
+    if (step < o->warmup) return o->lr * (float)(step + 1) / (float)o->warmup;
+    if (step >= o->steps) return o->min_lr;
+    double span = (double)(o->steps - o->warmup);
+    double r = span > 0 ? (double)(step - o->warmup) / span : 1.0;
+    double c = 0.5 * (1.0 + cos(3.141592653589793 * r));
+    return o->min_lr + (float)c * (o->lr - o->min_lr);
+}
+
+/* Sizes the model to the corpus where the user left sizes unset: a small model for a small
+ * corpus (it would only memorise a bigger one) and a larger one when there is data for it. */
+static void size_to_corpus(lm_train_opts *o, unsigned set, int64_t n_train, int ncpu) {
+    lm_llama_config *c = &o->model;
+    int layers = 4, dim = 128, heads = 4, ctx = 64, batch = 12;
+    if (n_train > 20000000) {
+        layers = 8, dim = 384, heads = 6, ctx = 256, batch = 8;
+    } else if (n_train > 3000000) {
+        layers = 6, dim = 256, heads = 8, ctx = 128, batch = 12;
+    }
+    if (!(set & LM_SET_LAYERS)) c->layers = layers;
+    if (!(set & LM_SET_DIM)) c->dim = dim;
+    if (!(set & LM_SET_HEADS)) c->heads = heads;
+    if (!(set & LM_SET_KV_HEADS)) c->kv_heads = c->heads;
+    if (!(set & LM_SET_FFN)) {
+        /* SwiGLU at 8/3 of the width keeps the FFN's parameters those of a 4x GELU MLP;
+         * rounded to a multiple of 8 for the vector units. */
+        int f = (8 * c->dim / 3 + 7) / 8 * 8;
+        c->ffn_dim = f;
+    }
+    if (!(set & LM_SET_CONTEXT)) c->context = ctx;
+    if (!(set & LM_SET_BATCH)) o->batch = batch;
+    if (!(set & LM_SET_THREADS)) o->threads = ncpu;
+    if (!(set & LM_SET_STEPS)) {
+        /* about 3 passes over the training data, within [200, 5000] steps */
+        int64_t per_step = (int64_t)o->batch * o->grad_accum * c->context;
+        int64_t s = 3 * n_train / (per_step ? per_step : 1);
+        o->steps = s < 200 ? 200 : s > 5000 ? 5000 : s;
+    }
+    if (!(set & LM_SET_WARMUP)) o->warmup = o->steps / 20 < 100 ? o->steps / 20 : 100;
+    if (!(set & LM_SET_MIN_LR)) o->min_lr = o->lr / 10;
+}
+
+/* Fills a (B,T) batch of windows; starts[b] gives each window's first token. */
+static void fill_batch(int32_t *x, int32_t *y, const int32_t *tok, const int64_t *starts, int B, int T) {
+    for (int b = 0; b < B; b++) {
+        memcpy(x + (int64_t)b * T, tok + starts[b], (size_t)T * sizeof(int32_t));
+        memcpy(y + (int64_t)b * T, tok + starts[b] + 1, (size_t)T * sizeof(int32_t));
+    }
+}
+
+/* Validation loss over W windows spread evenly across the held-out tokens. The same windows
+ * every time, so that successive estimates are comparable. */
+static float eval_loss(lm_llama_graph *lg, const int32_t *tok, int64_t v0, int64_t v1, int windows) {
+    int B = lg->B, T = lg->T;
+    int64_t span = v1 - v0 - T - 1;
+    int64_t max_w = (v1 - v0 - 1) / T;
+    if (windows > max_w) windows = (int)max_w;
+    if (windows < 1) windows = 1;
+    int32_t *x = lm_idata(lg->g, lg->tokens), *y = lm_idata(lg->g, lg->targets);
+    int64_t *starts = malloc((size_t)B * sizeof(int64_t));
+    double total = 0;
+    int64_t counted = 0;
+    for (int w0 = 0; w0 < windows; w0 += B) {
+        int nb = windows - w0 < B ? windows - w0 : B;
+        for (int b = 0; b < B; b++) {
+            int w = w0 + (b < nb ? b : 0);
+            starts[b] = v0 + (windows > 1 ? span * w / (windows - 1) : 0);
+        }
+        fill_batch(x, y, tok, starts, B, T);
+        /* rows past the last window repeat the first one but are masked out of the mean */
+        for (int b = nb; b < B; b++)
+            for (int t = 0; t < T; t++) y[(int64_t)b * T + t] = -1;
+        lm_graph_forward(lg->g);
+        total += (double)lm_value(lg->g, lg->loss) * nb * T;
+        counted += (int64_t)nb * T;
+    }
+    free(starts);
+    return (float)(total / (double)counted);
+}
+
+typedef struct curve {
+    double *x, *y;
+    size_t n, cap;
+} curve;
+
+static void curve_push(curve *c, double x, double y) {
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        double *nx = realloc(c->x, cap * sizeof(double));
+        if (!nx) return;
+        c->x = nx;
+        double *ny = realloc(c->y, cap * sizeof(double));
+        if (!ny) return;
+        c->y = ny;
+        c->cap = cap;
+    }
+    c->x[c->n] = x;
+    c->y[c->n] = y;
+    c->n++;
+}
+
+/* On resume, keeps the metrics of steps up to the checkpoint (later ones will be redone)
+ * and rebuilds the curves from them. */
+static loom_status reload_metrics(const char *path, int64_t upto, curve *tr, curve *va, lm_error *err) {
+    uint8_t *buf;
+    size_t len;
+    if (lm_read_file(path, 0, &buf, &len, NULL) != LOOM_OK) return LOOM_OK; /* none yet */
+    char *out = malloc(len + 1);
+    size_t on = 0;
+    if (!out) {
+        free(buf);
+        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    }
+    char *save = NULL;
+    for (char *line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_object *o = json_tokener_parse(line), *v;
+        if (!o) continue;
+        int64_t step = json_object_object_get_ex(o, "step", &v) ? json_object_get_int64(v) : -1;
+        if (step >= 0 && step <= upto) {
+            size_t l = strlen(line);
+            memcpy(out + on, line, l);
+            out[on + l] = '\n';
+            on += l + 1;
+            if (json_object_object_get_ex(o, "loss", &v)) curve_push(tr, (double)step, json_object_get_double(v));
+            if (json_object_object_get_ex(o, "val_loss", &v)) curve_push(va, (double)step, json_object_get_double(v));
+        }
+        json_object_put(o);
+    }
+    loom_status s = lm_write_file_atomic(path, out, on, err);
+    free(out);
+    free(buf);
+    return s;
+}
+
+static void warn_stderr(void *ud, const char *msg) { fprintf(stderr, "loom: warning: %s\n", msg); }
+
+static loom_status save_all(const char *dir, const lm_train_opts *o, const lm_llama *m, const lm_adamw *opt,
+                            const lm_ckpt_state *st, const lm_tokenizer *tok, lm_error *err) {
+    char *ck = lm_path_join(dir, "checkpoint.bin"), *mg = lm_path_join(dir, "model.gguf");
+    loom_status s = (!ck || !mg) ? lm_fail(err, LOOM_ERR_NOMEM, "out of memory") : LOOM_OK;
+    if (!s) s = lm_ckpt_save(ck, o, m, opt->m, opt->v, st, err);
+    if (!s) s = lm_llama_save_gguf(mg, m, tok, "loom", err);
+    free(ck);
+    free(mg);
+    return s;
+}
+
+static loom_status write_plot(const char *dir, const curve *tr, const curve *va, lm_error *err) {
+    char *p = lm_path_join(dir, "loss.png");
+    if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    lm_series s[2] = {{"train loss", tr->x, tr->y, tr->n, 0x1f77b4}, {"validation loss", va->x, va->y, va->n, 0xd62728}};
+    loom_status st = lm_plot_lines(p, "loom training", "step", "loss (nats/token)", s, va->n ? 2 : 1, err);
+    free(p);
+    return st;
+}
+
+loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result *res, lm_error *err) {
+    lm_train_opts o = *opts_in;
+    loom_status s = LOOM_OK;
+    memset(res, 0, sizeof *res);
+    res->final_val_loss = NAN;
+    FILE *log = stderr;
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+
+    char *ckpt_path = lm_path_join(o.out, "checkpoint.bin");
+    char *metrics_path = lm_path_join(o.out, "metrics.jsonl");
+    lm_tokenizer tok = {0};
+    lm_corpus corpus = {0};
+    lm_llama model = {0};
+    lm_adamw opt = {0};
+    lm_llama_graph lg = {0};
+    curve tr = {0}, va = {0};
+    FILE *metrics = NULL;
+    int64_t *starts = NULL;
+    lm_ckpt_state st = {0};
+    if (!ckpt_path || !metrics_path) {
+        s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+
+    if (o.resume) {
+        /* The checkpoint's settings win; only what changes no result may be set again. */
+        lm_train_opts saved;
+        lm_llama_config cfg;
+        if (access(ckpt_path, F_OK) != 0) {
+            s = lm_fail(err, LOOM_ERR_IO, "nothing to resume: '%s' does not exist (run without --resume first)",
+                        ckpt_path);
+            goto done;
+        }
+        if ((s = lm_ckpt_peek(ckpt_path, &saved, &cfg, err))) goto done;
+        struct { unsigned bit; int given, saved; const char *flag; } chk[] = {
+            {LM_SET_LAYERS, o.model.layers, cfg.layers, "--layers"}, {LM_SET_DIM, o.model.dim, cfg.dim, "--dim"},
+            {LM_SET_HEADS, o.model.heads, cfg.heads, "--heads"}, {LM_SET_KV_HEADS, o.model.kv_heads, cfg.kv_heads, "--kv-heads"},
+            {LM_SET_FFN, o.model.ffn_dim, cfg.ffn_dim, "--ffn-dim"}, {LM_SET_CONTEXT, o.model.context, cfg.context, "--context"},
+            {LM_SET_BATCH, o.batch, saved.batch, "--batch"},
+        };
+        for (size_t i = 0; i < sizeof chk / sizeof *chk; i++)
+            if ((set & chk[i].bit) && chk[i].given != chk[i].saved) {
+                s = lm_fail(err, LOOM_ERR_ARG, "%s %d differs from the checkpoint's %d (drop the flag to resume)",
+                            chk[i].flag, chk[i].given, chk[i].saved);
+                goto done;
+            }
+        int64_t steps = o.steps, eval_every = o.eval_every, save_every = o.save_every, log_every = o.log_every;
+        int threads = o.threads, progress = o.progress, quiet = o.quiet;
+        double tl = o.time_limit_s;
+        const char *data = o.data, *out = o.out;
+        o = saved;
+        o.model = cfg;
+        o.data = data;
+        o.out = out;
+        o.resume = 1;
+        o.progress = progress;
+        o.quiet = quiet;
+        o.time_limit_s = tl;
+        if (set & LM_SET_STEPS) o.steps = steps;
+        o.eval_every = eval_every;
+        o.save_every = save_every;
+        o.log_every = log_every;
+        if (set & LM_SET_THREADS) o.threads = threads;
+    }
+
+    if ((s = lm_tokenizer_byte(&tok, err))) goto done;
+    if ((s = lm_corpus_load(&corpus, o.data, &tok, warn_stderr, NULL, err))) goto done;
+    if (!(o.val_frac >= 0.0f && o.val_frac < 0.9f)) {
+        s = lm_fail(err, LOOM_ERR_ARG, "--val-split %g must be in [0, 0.9)", o.val_frac);
+        goto done;
+    }
+    int64_t n_val = (int64_t)((double)corpus.n_tokens * o.val_frac);
+    int64_t n_train = corpus.n_tokens - n_val;
+    if (!o.resume) size_to_corpus(&o, set, n_train, ncpu);
+    o.model.vocab = tok.n_vocab;
+    int T = o.model.context, B = o.batch;
+    if (n_train < (int64_t)T + 2) {
+        s = lm_fail(err, LOOM_ERR_DATA,
+                    "--context %d is longer than the training text (%lld tokens); use a smaller --context or more data",
+                    T, (long long)n_train);
+        goto done;
+    }
+    int have_val = n_val >= (int64_t)T + 2;
+    if (o.val_frac > 0 && !have_val)
+        warn_stderr(NULL, "the held-out part is shorter than one --context window: no validation loss");
+    if (B < 1 || B > 65536 || o.grad_accum < 1 || o.grad_accum > 65536) {
+        s = lm_fail(err, LOOM_ERR_ARG, "--batch and --grad-accum must be in 1..65536");
+        goto done;
+    }
+    if (o.steps < 1 || !(o.lr > 0) || !(o.lr < 10) || o.min_lr < 0 || o.warmup < 0 || o.clip < 0 ||
+        !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.weight_decay >= 0)) {
+        s = lm_fail(err, LOOM_ERR_ARG, "invalid optimizer settings (need steps >= 1, 0 < lr < 10, betas in [0,1))");
+        goto done;
+    }
+    if (o.threads < 1) o.threads = ncpu;
+    omp_set_num_threads(o.threads);
+    openblas_set_num_threads(o.threads);
+
+    if ((s = lm_mkdirs(o.out, err))) goto done;
+    if ((s = lm_llama_create(&model, &o.model, 1, err))) goto done;
+    if ((s = lm_adamw_create(&opt, model.n_params, err))) goto done;
+    if (o.resume) {
+        if ((s = lm_ckpt_load(ckpt_path, &model, opt.m, opt.v, &st, err))) goto done;
+        opt.t = st.step;
+        if ((s = reload_metrics(metrics_path, st.step, &tr, &va, err))) goto done;
+    } else {
+        lm_llama_init(&model, o.seed);
+        lm_rng_seed(&st.data_rng, o.seed ^ 0x5eed5eedULL);
+    }
+    if ((s = lm_llama_build(&lg, &model, B, T, 1, err))) goto done;
+    metrics = fopen(metrics_path, o.resume ? "a" : "w");
+    if (!metrics) {
+        s = lm_fail(err, LOOM_ERR_IO, "cannot write '%s' (is the --out folder writable?)", metrics_path);
+        goto done;
+    }
+    starts = malloc((size_t)B * sizeof(int64_t));
+    if (!starts) {
+        s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+
+    if (!o.quiet) {
+        const lm_llama_config *c = &o.model;
+        fprintf(log, "loom: %s %s: %lld tokens (%d document%s), %lld train / %lld validation\n",
+                o.resume ? "resuming at step" : "training on", o.data, (long long)corpus.n_tokens, corpus.n_docs,
+                corpus.n_docs == 1 ? "" : "s", (long long)n_train, (long long)n_val);
+        if (o.resume) fprintf(log, "loom: resuming from step %lld of %lld\n", (long long)st.step, (long long)o.steps);
+        fprintf(log,
+                "loom: model  --layers %d --heads %d --kv-heads %d --dim %d --ffn-dim %d --context %d (vocab %d, %s "
+                "embeddings): %.2fM parameters\n",
+                c->layers, c->heads, c->kv_heads, c->dim, c->ffn_dim, c->context, c->vocab, c->tied ? "tied" : "untied",
+                (double)model.n_params / 1e6);
+        fprintf(log,
+                "loom: train  --steps %lld --batch %d --grad-accum %d --lr %g --min-lr %g --warmup %lld --weight-decay "
+                "%g --clip %g --seed %llu --threads %d\n",
+                (long long)o.steps, B, o.grad_accum, o.lr, o.min_lr, (long long)o.warmup, o.weight_decay, o.clip,
+                (unsigned long long)o.seed, o.threads);
+        fprintf(log, "loom: activations %.1f MiB (planned; %.1f MiB without buffer reuse), writing to %s/\n",
+                (double)lm_graph_arena_bytes(lg.g) / 1048576.0, (double)lm_graph_unplanned_bytes(lg.g) / 1048576.0,
+                o.out);
+    }
+
+    lm_progress pr;
+    lm_progress_init(&pr, log, o.quiet ? 0 : o.progress, st.step, o.steps);
+    double t_run = lm_now();
+    int64_t step0 = st.step;
+    int64_t tok_per_step = (int64_t)B * T * o.grad_accum;
+    int64_t n_windows = n_train - T - 1; /* window starts in [0, n_windows] */
+    float loss = NAN, val = NAN;
+    double tps = 0;
+    int stopped_early = 0;
+    while (st.step < o.steps) {
+        float lr = lm_lr_at(&o, st.step);
+        memset(model.grads, 0, model.n_params * sizeof(float));
+        double lsum = 0;
+        for (int a = 0; a < o.grad_accum; a++) {
+            for (int b = 0; b < B; b++) starts[b] = (int64_t)lm_rng_below(&st.data_rng, (uint64_t)n_windows + 1);
+            fill_batch(lm_idata(lg.g, lg.tokens), lm_idata(lg.g, lg.targets), corpus.tokens, starts, B, T);
+            lm_graph_forward(lg.g);
+            lsum += lm_value(lg.g, lg.loss);
+            lm_graph_backward(lg.g);
+        }
+        if (o.grad_accum > 1) {
+            float inv = 1.0f / (float)o.grad_accum;
+            for (size_t i = 0; i < model.n_params; i++) model.grads[i] *= inv;
+        }
+        loss = (float)(lsum / o.grad_accum);
+        float gnorm = lm_adamw_step(&opt, &model, lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.clip);
+        st.step++;
+        st.tokens_seen += tok_per_step;
+        if (!isfinite(loss)) {
+            lm_progress_done(&pr);
+            s = lm_fail(err, LOOM_ERR_DATA, "training diverged at step %lld (loss is %g); try a lower --lr",
+                        (long long)st.step, loss);
+            goto done;
+        }
+        double now = lm_now();
+        int last = st.step == o.steps || (o.time_limit_s > 0 && now - t_run >= o.time_limit_s);
+        int do_eval = have_val && (last || (o.eval_every > 0 && st.step % o.eval_every == 0));
+        int do_log = do_eval || last || (o.log_every > 0 && st.step % o.log_every == 0);
+        if (do_eval) {
+            double te = lm_now();
+            val = eval_loss(&lg, corpus.tokens, n_train, corpus.n_tokens, o.eval_iters * B);
+            t_run += lm_now() - te; /* evaluation time is not training time */
+            now = lm_now();
+            curve_push(&va, (double)st.step, val);
+        }
+        if (do_log) {
+            /* rate over this run so far, evaluation excluded */
+            tps = now > t_run ? (double)((st.step - step0) * tok_per_step) / (now - t_run) : 0;
+            curve_push(&tr, (double)st.step, loss);
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "step", json_object_new_int64(st.step));
+            json_object_object_add(j, "loss", json_object_new_double(loss));
+            if (do_eval) json_object_object_add(j, "val_loss", json_object_new_double(val));
+            json_object_object_add(j, "lr", json_object_new_double(lr));
+            json_object_object_add(j, "grad_norm", json_object_new_double(gnorm));
+            json_object_object_add(j, "tokens_per_s", json_object_new_double(round(tps)));
+            json_object_object_add(j, "elapsed_s", json_object_new_double(st.elapsed_s + (now - t_run)));
+            fprintf(metrics, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+            fflush(metrics);
+            json_object_put(j);
+            char status[160];
+            int k = snprintf(status, sizeof status, "loss %.4f", loss);
+            if (!isnan(val)) k += snprintf(status + k, sizeof status - (size_t)k, " val %.4f", val);
+            snprintf(status + k, sizeof status - (size_t)k, " | %.0f tok/s", tps);
+            lm_progress_update(&pr, st.step, status);
+        }
+        int do_save = last || (o.save_every > 0 && st.step % o.save_every == 0);
+        if (do_save) {
+            lm_ckpt_state cur = st;
+            cur.elapsed_s = st.elapsed_s + (lm_now() - t_run);
+            if ((s = save_all(o.out, &o, &model, &opt, &cur, &tok, err))) goto done;
+        }
+        if (last && st.step < o.steps) {
+            stopped_early = 1;
+            break;
+        }
+    }
+    lm_progress_done(&pr);
+    double secs = lm_now() - t_run;
+    res->steps_done = st.step;
+    res->final_loss = loss;
+    res->final_val_loss = val;
+    res->seconds = secs;
+    res->tokens_per_s = secs > 0 ? (double)((st.step - step0) * tok_per_step) / secs : 0;
+    res->n_params = (int64_t)model.n_params;
+    if ((s = write_plot(o.out, &tr, &va, err))) goto done;
+    {
+        /* summary.json: the run's figures for scripts (make bench reads it) */
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "steps", json_object_new_int64(res->steps_done));
+        json_object_object_add(j, "loss", json_object_new_double(loss));
+        if (!isnan(val)) json_object_object_add(j, "val_loss", json_object_new_double(val));
+        json_object_object_add(j, "seconds", json_object_new_double(secs));
+        json_object_object_add(j, "tokens_per_s", json_object_new_double(res->tokens_per_s));
+        json_object_object_add(j, "params", json_object_new_int64(res->n_params));
+        json_object_object_add(j, "threads", json_object_new_int(o.threads));
+        const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+        char *p = lm_path_join(o.out, "summary.json");
+        if (p) s = lm_write_file_atomic(p, txt, strlen(txt), err);
+        free(p);
+        json_object_put(j);
+        if (s) goto done;
+    }
+    if (!o.quiet) {
+        char d[32];
+        lm_format_duration(d, sizeof d, secs);
+        fprintf(log, "loom: %s after %lld steps in %s: loss %.4f", stopped_early ? "stopped (time limit)" : "done",
+                (long long)st.step, d, loss);
+        if (!isnan(val)) fprintf(log, ", validation loss %.4f", val);
+        fprintf(log, ", %.0f tokens/s\nloom: wrote %s/model.gguf, checkpoint.bin, metrics.jsonl, loss.png\n",
+                res->tokens_per_s, o.out);
+    }
+
+done:
+    if (metrics) fclose(metrics);
+    free(starts);
+    free(tr.x);
+    free(tr.y);
+    free(va.x);
+    free(va.y);
+    lm_llama_graph_free(&lg);
+    lm_adamw_free(&opt);
+    lm_llama_free(&model);
+    lm_corpus_free(&corpus);
+    lm_tokenizer_free(&tok);
+    free(ckpt_path);
+    free(metrics_path);
+    return s;
+}

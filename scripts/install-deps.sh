@@ -6,8 +6,8 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake pkg-config   # compiler and build system
+  zlib1g-dev                         # CRC-32 of checkpoints
   libopenblas-dev libopenblas-openmp-dev  # sgemm for every matrix product (OpenMP build: one thread pool)
-  libomp-dev                         # OpenMP runtime headers (gcc ships libgomp; kept for clang builds)
   libcmocka-dev                      # the C test framework, driven by ctest
   libjson-c-dev                      # metrics.jsonl and --config files
   libpng-dev                         # loss curves and image samples

@@ -141,7 +141,7 @@ speed() {
         rm -rf "$OUT/$case/loom$r"
         # shellcheck disable=SC2086
         run "$case-loom$r" "$LOOM" train --data "$DATA" --out "$OUT/$case/loom$r" $shape \
-            --steps "$ln" --warmup "$lw" --eval-every 0 --eval-iters 1 --save-every 0 --log-every "$log" \
+            --steps "$ln" --eval-every 0 --eval-iters 1 --save-every 0 --log-every "$log" \
             --threads "$THREADS" --progress plain --val-split 0.1
         record loom "$case" "$r" "$OUT/$case/loom$r" "$bt" "$lw" >/dev/null
         tail -n 1 "$MEAS" | sed 's/^/        /'
@@ -155,7 +155,6 @@ speed() {
         fi
     done
 }
-# loom's --warmup is its learning-rate warm-up; it does not change the speed.
 speed laptop "$LAPTOP" $LAP_BT $LAP_LW $LAP_LN $LAP_LOG $LAP_TW $LAP_TN
 speed large "$LARGE" $BIG_BT $BIG_LW $BIG_LN $BIG_LOG $BIG_TW $BIG_TN
 

@@ -162,6 +162,9 @@ static int apply_config(lm_train_opts *o, unsigned *set, const char *path, json_
     json_tokener *tk = json_tokener_new();
     json_object *root = json_tokener_parse_ex(tk, (const char *)buf, (int)len);
     int bad = json_tokener_get_error(tk) != json_tokener_success;
+    /* one object and nothing after it but white space */
+    for (size_t i = bad ? len : json_tokener_get_parse_end(tk); i < len; i++)
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') bad = 1;
     json_tokener_free(tk);
     free(buf);
     if (bad || !root || !json_object_is_type(root, json_type_object)) {

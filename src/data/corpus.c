@@ -169,15 +169,16 @@ loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *t
         c->n_docs++;
         free(buf);
     }
-    if (!s && c->n_skipped && warn) {
-        char msg[600];
+    char msg[600] = "";
+    if (!s && c->n_skipped)
         snprintf(msg, sizeof msg, "skipped %d binary file%s: %s%s", c->n_skipped, c->n_skipped > 1 ? "s" : "", skipped,
                  skipped_len >= 300 ? ", ..." : "");
-        warn(ud, msg);
-    }
+    /* with nothing left to train on, the skipped files go into the one error line instead */
+    if (!s && c->n_skipped && c->n_tokens > 0 && warn) warn(ud, msg);
     free_walk(&w);
     if (!s && c->n_tokens == 0)
-        s = is_dir ? lm_fail(err, LOOM_ERR_DATA, "folder '%s' has no text files to train on (add .txt or other text files)", path)
+        s = is_dir ? lm_fail(err, LOOM_ERR_DATA, "folder '%s' has no text files to train on (%s; add .txt or other text files)",
+                             path, c->n_skipped ? msg : "only empty files")
                    : lm_fail(err, LOOM_ERR_DATA, "training data '%s' is empty (give a file with text in it)", path);
     if (s) lm_corpus_free(c);
     return s;

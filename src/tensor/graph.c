@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct lm_graph {
     lm_node *nodes;
@@ -17,6 +18,9 @@ struct lm_graph {
     size_t arena_bytes, unplanned_bytes;
     /* backward bookkeeping: for each node, the grads to zero just before its backward runs */
     int *zero_start, *zero_list;
+    /* optional per-op-type timing (lm_graph_profile) */
+    int profile;
+    double t_fwd[LM_OP_COUNT], t_bwd[LM_OP_COUNT];
 };
 
 lm_graph *lm_graph_create(void) { return calloc(1, sizeof(lm_graph)); }
@@ -392,11 +396,35 @@ loom_status lm_graph_plan(lm_graph *g, lm_t loss, int training, lm_error *err) {
     return LOOM_OK;
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void lm_graph_profile(lm_graph *g, int on) { g->profile = on; }
+
+void lm_graph_profile_print(const lm_graph *g, FILE *f) {
+    double total = 0;
+    for (int k = 0; k < LM_OP_COUNT; k++) total += g->t_fwd[k] + g->t_bwd[k];
+    if (total <= 0) return;
+    fprintf(f, "time by op (forward + backward = share of graph time):\n");
+    for (int k = 0; k < LM_OP_COUNT; k++) {
+        double t = g->t_fwd[k] + g->t_bwd[k];
+        if (t > 0)
+            fprintf(f, "  %-14s %8.2fs + %8.2fs = %5.1f%%\n", lm_op_table((lm_op)k)->name, g->t_fwd[k], g->t_bwd[k],
+                    100.0 * t / total);
+    }
+}
+
 void lm_graph_forward(lm_graph *g) {
     for (int i = 0; i < g->n; i++) {
         lm_node *nd = &g->nodes[i];
         const lm_op_def *def = lm_op_table(nd->op);
-        if (def->forward) def->forward(g, nd);
+        if (!def->forward) continue;
+        double t0 = g->profile ? now_s() : 0;
+        def->forward(g, nd);
+        if (g->profile) g->t_fwd[nd->op] += now_s() - t0;
     }
 }
 
@@ -411,6 +439,8 @@ void lm_graph_backward(lm_graph *g) {
             memset(z->grad, 0, (size_t)z->n * sizeof(float));
         }
         if (i == g->loss && nd->op == LM_OP_XENT) nd->grad[0] = 1.0f;
+        double t0 = g->profile ? now_s() : 0;
         lm_op_table(nd->op)->backward(g, nd);
+        if (g->profile) g->t_bwd[nd->op] += now_s() - t0;
     }
 }

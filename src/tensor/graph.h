@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/error.h"
 
@@ -123,6 +124,10 @@ float lm_value(lm_graph *g, lm_t t);
 /* Bytes of the planned arena, and what they would be without reuse (for reporting). */
 size_t lm_graph_arena_bytes(const lm_graph *g);
 size_t lm_graph_unplanned_bytes(const lm_graph *g);
+
+/* Times every op type (forward and backward) from now on, for lm_graph_profile_print. */
+void lm_graph_profile(lm_graph *g, int on);
+void lm_graph_profile_print(const lm_graph *g, FILE *f);
 
 /* ---- for ops.c: one forward and one backward per op type ---- */
 typedef struct lm_op_def {

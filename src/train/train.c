@@ -2,9 +2,13 @@
 #include "train/train.h"
 
 #include <cblas.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +182,30 @@ static loom_status reload_metrics(const char *path, int64_t upto, curve *tr, cur
     return s;
 }
 
+/* A run killed while saving leaves NAME.tmp.PID behind (written, never renamed into place).
+ * Removes those whose writer is gone, so that a resumed run leaves a clean folder. */
+static void remove_stale_tmp(const char *dir) {
+    static const char *names[] = {"checkpoint.bin", "model.gguf", "metrics.jsonl", "summary.json", "loss.png"};
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            size_t n = strlen(names[i]);
+            if (strncmp(e->d_name, names[i], n) != 0 || strncmp(e->d_name + n, ".tmp.", 5) != 0) continue;
+            const char *digits = e->d_name + n + 5;
+            char *end;
+            long pid = strtol(digits, &end, 10);
+            if (!isdigit((unsigned char)*digits) || *end || pid <= 0 || pid == (long)getpid()) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its writer may be alive */
+            char *p = lm_path_join(dir, e->d_name);
+            if (p) unlink(p);
+            free(p);
+        }
+    }
+    closedir(d);
+}
+
 static void warn_stderr(void *ud, const char *msg) { fprintf(stderr, "loom: warning: %s\n", msg); }
 
 static loom_status save_all(const char *dir, const lm_train_opts *o, const lm_llama *m, const lm_adamw *opt,
@@ -300,6 +328,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     openblas_set_num_threads(o.threads);
 
     if ((s = lm_mkdirs(o.out, err))) goto done;
+    remove_stale_tmp(o.out);
     if ((s = lm_llama_create(&model, &o.model, 1, err))) goto done;
     if ((s = lm_adamw_create(&opt, model.n_params, err))) goto done;
     if (o.resume) {
@@ -311,6 +340,8 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         lm_rng_seed(&st.data_rng, o.seed ^ 0x5eed5eedULL);
     }
     if ((s = lm_llama_build(&lg, &model, B, T, 1, err))) goto done;
+    const char *prof = getenv("LOOM_PROFILE");
+    if (prof && *prof && strcmp(prof, "0")) lm_graph_profile(lg.g, 1);
     metrics = fopen(metrics_path, o.resume ? "a" : "w");
     if (!metrics) {
         s = lm_fail(err, LOOM_ERR_IO, "cannot write '%s' (is the --out folder writable?)", metrics_path);
@@ -325,7 +356,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     if (!o.quiet) {
         const lm_llama_config *c = &o.model;
         fprintf(log, "loom: %s %s: %lld tokens (%d document%s), %lld train / %lld validation\n",
-                o.resume ? "resuming at step" : "training on", o.data, (long long)corpus.n_tokens, corpus.n_docs,
+                o.resume ? "resuming training on" : "training on", o.data, (long long)corpus.n_tokens, corpus.n_docs,
                 corpus.n_docs == 1 ? "" : "s", (long long)n_train, (long long)n_val);
         if (o.resume) fprintf(log, "loom: resuming from step %lld of %lld\n", (long long)st.step, (long long)o.steps);
         fprintf(log,
@@ -407,7 +438,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
             int k = snprintf(status, sizeof status, "loss %.4f", loss);
             if (!isnan(val)) k += snprintf(status + k, sizeof status - (size_t)k, " val %.4f", val);
             snprintf(status + k, sizeof status - (size_t)k, " | %.0f tok/s", tps);
-            lm_progress_update(&pr, st.step, status);
+            if (!o.quiet) lm_progress_update(&pr, st.step, status); /* --quiet: errors only */
         }
         int do_save = last || (o.save_every > 0 && st.step % o.save_every == 0);
         if (do_save) {
@@ -421,6 +452,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         }
     }
     lm_progress_done(&pr);
+    if (prof && *prof && strcmp(prof, "0")) lm_graph_profile_print(lg.g, log);
     double secs = lm_now() - t_run;
     res->steps_done = st.step;
     res->final_loss = loss;

@@ -76,7 +76,7 @@ static loom_status walk_dir(walk *w, const char *dir, int depth, lm_error *err) 
         if (names[n]) n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str); /* name order: the same corpus on every machine */
+    if (n) qsort(names, n, sizeof *names, cmp_str); /* name order: the same corpus on every machine */
     loom_status s = LOOM_OK;
     for (size_t i = 0; i < n && !s; i++) {
         char *p = lm_path_join(dir, names[i]);

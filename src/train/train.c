@@ -327,6 +327,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     omp_set_num_threads(o.threads);
     openblas_set_num_threads(o.threads);
 
+    if ((s = lm_llama_check_config(&o.model, err))) goto done; /* before anything is written */
     if ((s = lm_mkdirs(o.out, err))) goto done;
     remove_stale_tmp(o.out);
     if ((s = lm_llama_create(&model, &o.model, 1, err))) goto done;

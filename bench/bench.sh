@@ -62,7 +62,7 @@ OUT=${BENCH_OUT:-$REPO/runs/bench}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 MEAS="$OUT/measurements.jsonl"
-rm -rf "$OUT/laptop" "$OUT/large" "$OUT/quality" "$OUT/logs"
+rm -rf "$OUT/laptop" "$OUT/large" "$OUT/quality" "$OUT/logs" "$OUT/noise.txt"
 mkdir -p "$OUT/logs"
 : >"$MEAS"
 
@@ -73,7 +73,7 @@ if [ -n "$QUICK" ]; then
     BIG_LW=2  BIG_LN=7   BIG_TW=2 BIG_TN=5   BIG_LOG=1
 else
     LAP_LW=10 LAP_LN=210 LAP_TW=10 LAP_TN=150 LAP_LOG=5
-    BIG_LW=3  BIG_LN=23  BIG_TW=3  BIG_TN=20  BIG_LOG=1
+    BIG_LW=4  BIG_LN=24  BIG_TW=3  BIG_TN=20  BIG_LOG=1
 fi
 LAPTOP="--layers 4 --heads 4 --kv-heads 4 --dim 128 --ffn-dim 344 --context 64 --batch 12"
 LARGE="--layers 6 --heads 6 --kv-heads 6 --dim 384 --ffn-dim 1024 --context 256 --batch 8"
@@ -82,10 +82,26 @@ BIG_BT=$((8 * 256))
 
 # run LOGNAME CMD...: runs CMD with stdout/stderr in $OUT/logs/LOGNAME.{out,err}; on failure
 # prints the command, its exit status and the tail of its output, and stops the benchmark.
+# It also checks how much CPU everything else used meanwhile (machine-wide busy + steal time from
+# /proc/stat, less this command's own CPU time) and notes runs where that was over 15% of a core.
+CLK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+machine_cpu() { awk -v hz="$CLK" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
+# user+sys seconds of this shell's finished children: the second line of `times`, which must run
+# in this shell itself (in a $(...) subshell it would count that subshell's children only)
+children_cpu() {
+    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+                   printf "%.2f", t }' "$OUT/logs/.times"
+}
 run() {
     local name=$1; shift
-    local rc=0
+    local rc=0 w0 w1 m0 m1 c0 c1
+    times >"$OUT/logs/.times"; w0=$(date +%s.%N); m0=$(machine_cpu); c0=$(children_cpu)
     "$@" >"$OUT/logs/$name.out" 2>"$OUT/logs/$name.err" || rc=$?
+    times >"$OUT/logs/.times"; w1=$(date +%s.%N); m1=$(machine_cpu); c1=$(children_cpu)
+    awk -v n="$name" -v w0="$w0" -v w1="$w1" -v m0="$m0" -v m1="$m1" -v c0="$c0" -v c1="$c1" \
+        'BEGIN { wall = w1 - w0; o = (m1 - m0) - (c1 - c0); if (wall > 0 && o / wall > 0.15)
+                 printf "%s: other processes used %.0f%% of a core (%.1f CPU-s in %.1f s)\n", n, 100 * o / wall, o, wall }' \
+        </dev/null | tee -a "$OUT/noise.txt" | sed 's/^/bench: WARNING: noisy measurement: /' >&2
     if [ $rc -ne 0 ]; then
         {
             echo "bench: FAILED (exit $rc): $*"
@@ -144,6 +160,7 @@ speed() {
             --steps "$ln" --eval-every 0 --eval-iters 1 --save-every 0 --log-every "$log" \
             --threads "$THREADS" --progress plain --val-split 0.1
         record loom "$case" "$r" "$OUT/$case/loom$r" "$bt" "$lw" >/dev/null
+        rm -f "$OUT/$case/loom$r/checkpoint.bin" "$OUT/$case/loom$r/model.gguf"  # up to 130 MB each
         tail -n 1 "$MEAS" | sed 's/^/        /'
         if [ -z "$TORCH_SKIPPED" ]; then
             echo "bench: [$case $r/$REPEATS] PyTorch, $tn timed steps ($tw warm-up) ..."
@@ -182,7 +199,7 @@ echo
 echo "loom benchmark$([ -n "$QUICK" ] && echo " (BENCH_QUICK: short runs, noisier)") - threads $THREADS, medians of $REPEATS"
 rc=0
 BENCH_QUICK=${QUICK:-0} BENCH_THREADS=$THREADS BENCH_QUALITY_SKIPPED=$QUALITY_SKIPPED \
-BENCH_TORCH_SKIPPED=$TORCH_SKIPPED BENCH_LAPTOP_DESC="$LAPTOP" BENCH_LARGE_DESC="$LARGE" \
+BENCH_TORCH_SKIPPED=$TORCH_SKIPPED BENCH_NOISE_FILE="$OUT/noise.txt" BENCH_LAPTOP_DESC="$LAPTOP" BENCH_LARGE_DESC="$LARGE" \
     "$SYSPY" "$HERE/compare.py" report "$MEAS" "$OUT/results.json" || rc=$?
 if [ $rc -gt 1 ]; then echo "bench: FAILED to build the report" >&2; exit 1; fi
 echo "results: $OUT/results.json (logs and runs under $OUT/)"

@@ -151,6 +151,8 @@ def cmd_report(meas_path, results_path):
         rows.append(("quality: val_loss, 2000 steps", "skipped", "1.88 nanoGPT", "-", "<= %.2f" % qgoal,
                      "skipped (%s)" % why))
     meta["any_goal_failed"] = any_fail
+    npath = env.get("BENCH_NOISE_FILE", "")
+    meta["noisy_runs"] = [l.strip() for l in open(npath) if l.strip()] if npath and os.path.exists(npath) else []
     with open(results_path, "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")
@@ -159,10 +161,11 @@ def cmd_report(meas_path, results_path):
     w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     line = "  ".join("-" * n for n in w)
     print(line)
-    print("  ".join(h.ljust(w[i]) if i in (0, 4, 5) else h.rjust(w[i]) for i, h in enumerate(head)))
+    print("  ".join(h.ljust(w[i]) if i in (0, 4, 5) else h.rjust(w[i]) for i, h in enumerate(head)).rstrip())
     print(line)
     for r in rows:
-        print("  ".join(str(c).ljust(w[i]) if i in (0, 4, 5) else str(c).rjust(w[i]) for i, c in enumerate(r)))
+        print("  ".join(str(c).ljust(w[i]) if i in (0, 4, 5) else str(c).rjust(w[i])
+                        for i, c in enumerate(r)).rstrip())
     print(line)
     for case in ("laptop", "large"):
         c = meta["cases"].get(case)
@@ -173,6 +176,11 @@ def cmd_report(meas_path, results_path):
     if q:
         print("quality: %s steps, final train loss %.4f, training %.1f s (evaluation excluded), wall %.1f s"
               % (q["steps"], q["loss"], q["train_seconds"], q["wall_seconds"]))
+    noise = meta["noisy_runs"]
+    if noise:
+        print("WARNING: other processes were busy during some runs; their figures are low (rerun when idle):")
+        for l in noise:
+            print("  " + l)
     if meta["torch_skipped"]:
         print("note: PyTorch reference not run: " + meta["torch_skipped"])
     return 1 if any_fail else 0

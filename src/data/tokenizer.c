@@ -1,6 +1,7 @@
 #include "data/tokenizer.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const BYTE_SPECIALS[] = {"<|endoftext|>"};
@@ -50,4 +51,94 @@ size_t lm_tokenizer_max_tokens(const lm_tokenizer *t, size_t n) { return n; }
 size_t lm_tokenizer_encode(const lm_tokenizer *t, const uint8_t *s, size_t n, int32_t *out) {
     for (size_t i = 0; i < n; i++) out[i] = s[i];
     return n;
+}
+
+int lm_gpt2_byte_to_cp(int b) {
+    /* printable bytes stand for themselves; the others are moved to U+0100 and up, in order */
+#define PRINTABLE(i) (((i) >= 33 && (i) <= 126) || ((i) >= 161 && (i) <= 172) || ((i) >= 174 && (i) <= 255))
+    if (PRINTABLE(b)) return b;
+    int k = 0;
+    for (int i = 0; i < b; i++) k += !PRINTABLE(i);
+    return 256 + k;
+#undef PRINTABLE
+}
+
+/* Decodes one UTF-8 code point at s (n bytes left); returns its length, 0 if invalid. */
+static int utf8_decode(const uint8_t *s, size_t n, int *cp) {
+    if (n == 0) return 0;
+    if (s[0] < 0x80) return *cp = s[0], 1;
+    int len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || (size_t)len > n) return 0;
+    int c = s[0] & (0x3F >> (len - 1));
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    return *cp = c, len;
+}
+
+/* The bytes a vocabulary entry stands for. */
+static int vocab_piece(const char *model, const uint8_t *txt, size_t n, int type, const int *cp2byte, char *out) {
+    int k = 0;
+    if (type == LM_TOKTYPE_CONTROL || type == 4 /* user-defined */) {
+        memcpy(out, txt, n);
+        return (int)n;
+    }
+    if (!strcmp(model, "llama")) {
+        unsigned v;
+        if (n == 6 && sscanf((const char *)txt, "<0x%2X>", &v) == 1) return out[0] = (char)v, 1;
+        for (size_t i = 0; i < n;) {
+            if (i + 3 <= n && txt[i] == 0xE2 && txt[i + 1] == 0x96 && txt[i + 2] == 0x81) { /* U+2581 */
+                out[k++] = ' ';
+                i += 3;
+            } else {
+                out[k++] = (char)txt[i++];
+            }
+        }
+        return k;
+    }
+    for (size_t i = 0; i < n;) { /* gpt2: every code point is one byte of the table */
+        int cp, l = utf8_decode(txt + i, n - i, &cp);
+        if (!l || cp >= 512 || cp2byte[cp] < 0) { /* not a table character: keep the raw bytes */
+            memcpy(out + k, txt + i, l ? (size_t)l : 1);
+            k += l ? l : 1;
+            i += l ? (size_t)l : 1;
+            continue;
+        }
+        out[k++] = (char)cp2byte[cp];
+        i += (size_t)l;
+    }
+    return k;
+}
+
+loom_status lm_tokenizer_from_vocab(lm_tokenizer *t, const char *model, const char *const *text,
+                                    const size_t *len, const int32_t *types, int n, int eot, lm_error *err) {
+    memset(t, 0, sizeof *t);
+    if (n < 1) return lm_fail(err, LOOM_ERR_FORMAT, "the model's vocabulary is empty");
+    int cp2byte[512];
+    for (int i = 0; i < 512; i++) cp2byte[i] = -1;
+    for (int b = 0; b < 256; b++) cp2byte[lm_gpt2_byte_to_cp(b)] = b;
+    t->n_vocab = n;
+    t->eot = eot >= 0 && eot < n ? eot : -1;
+    t->piece = calloc((size_t)n, sizeof(char *));
+    t->piece_len = calloc((size_t)n, sizeof(int));
+    t->type = calloc((size_t)n, sizeof(int));
+    if (!t->piece || !t->piece_len || !t->type) goto oom;
+    int bytes_in_order = n >= 256;
+    for (int i = 0; i < n; i++) {
+        t->type[i] = types ? types[i] : LM_TOKTYPE_NORMAL;
+        t->piece[i] = malloc(len[i] + 1);
+        if (!t->piece[i]) goto oom;
+        t->piece_len[i] = vocab_piece(model, (const uint8_t *)text[i], len[i], t->type[i], cp2byte, t->piece[i]);
+        t->piece[i][t->piece_len[i]] = 0;
+        if (i < 256)
+            bytes_in_order &= t->piece_len[i] == 1 && (uint8_t)t->piece[i][0] == i && t->type[i] != LM_TOKTYPE_CONTROL;
+        else
+            bytes_in_order &= t->type[i] == LM_TOKTYPE_CONTROL || t->type[i] == 4;
+    }
+    t->kind = bytes_in_order ? LM_TOK_BYTE : LM_TOK_OTHER;
+    return LOOM_OK;
+oom:
+    lm_tokenizer_free(t);
+    return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
 }

@@ -12,7 +12,10 @@
 
 #include "util/error.h"
 
-typedef enum lm_tok_kind { LM_TOK_BYTE = 1 } lm_tok_kind;
+typedef enum lm_tok_kind {
+    LM_TOK_BYTE = 1,   /* ids 0..255 are the bytes themselves */
+    LM_TOK_OTHER = 2,  /* a vocabulary loom can decode but not yet encode (sub-word BPE/SPM) */
+} lm_tok_kind;
 
 /* GGUF token types (llama.cpp's llama_token_type). */
 enum { LM_TOKTYPE_NORMAL = 1, LM_TOKTYPE_CONTROL = 3, LM_TOKTYPE_BYTE = 6 };
@@ -20,7 +23,7 @@ enum { LM_TOKTYPE_NORMAL = 1, LM_TOKTYPE_CONTROL = 3, LM_TOKTYPE_BYTE = 6 };
 typedef struct lm_tokenizer {
     lm_tok_kind kind;
     int n_vocab;
-    int eot;             /* <|endoftext|>: separates documents */
+    int eot;             /* <|endoftext|>: separates documents and ends generation; -1 if none */
     char **piece;        /* id -> bytes (NUL-terminated copy; piece_len holds the real length) */
     int *piece_len;
     int *type;           /* LM_TOKTYPE_* */
@@ -29,6 +32,17 @@ typedef struct lm_tokenizer {
 /* The byte-level tokenizer: ids 0..255 are bytes, 256 is <|endoftext|>. */
 loom_status lm_tokenizer_byte(lm_tokenizer *t, lm_error *err);
 void lm_tokenizer_free(lm_tokenizer *t);
+
+/* Builds a tokenizer from a vocabulary as GGUF stores it (tokenizer.ggml.*): model "gpt2" spells
+ * byte-level tokens through GPT-2's byte-to-unicode table, model "llama" (SentencePiece) uses
+ * U+2581 for spaces and <0xXX> byte tokens. A vocabulary whose first 256 tokens are the 256
+ * bytes in order, with only special tokens after them, becomes LM_TOK_BYTE; any other one
+ * LM_TOK_OTHER (decoding works; encoding comes with the BPE tokenizer). */
+loom_status lm_tokenizer_from_vocab(lm_tokenizer *t, const char *model, const char *const *text,
+                                    const size_t *len, const int32_t *types, int n, int eot, lm_error *err);
+
+/* GPT-2's byte-to-unicode table: the code point that spells byte b in a "gpt2" vocabulary. */
+int lm_gpt2_byte_to_cp(int b);
 
 /* Upper bound on the ids lm_tokenizer_encode can write for n bytes. */
 size_t lm_tokenizer_max_tokens(const lm_tokenizer *t, size_t n);

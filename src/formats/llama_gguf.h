@@ -12,4 +12,10 @@
 loom_status lm_llama_save_gguf(const char *path, const lm_llama *m, const lm_tokenizer *tok, const char *name,
                                lm_error *err);
 
+/* Loads a GGUF model of the "llama" architecture, written by loom or not: hyperparameters from
+ * its llama.* keys, tensors looked up by name (F32, F16 and BF16 are read; F16/BF16 are widened
+ * to F32), the output head tied to token_embd when output.weight is absent, and the vocabulary
+ * into tok (see lm_tokenizer_from_vocab). The model is created without gradients. */
+loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok, lm_error *err);
+
 #endif

@@ -145,3 +145,78 @@ void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, con
         free(dS);
     }
 }
+
+void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float *vcache, int64_t T, int64_t pos0,
+                             int H, int KVH, int hd) {
+    int NH = H + 2 * KVH, G = H / KVH;
+    int ld = NH * hd, ldc = KVH * hd, ldo = H * hd;
+    int64_t n = pos0 + T; /* keys visible to the last query */
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t t = 0; t < T; t++) {
+        memcpy(kcache + (pos0 + t) * ldc, qkv + t * ld + H * hd, (size_t)ldc * sizeof(float));
+        memcpy(vcache + (pos0 + t) * ldc, qkv + t * ld + (H + KVH) * hd, (size_t)ldc * sizeof(float));
+    }
+    if (T == 1) {
+        /* one new token: a dot product per cached position, parallel over heads */
+#pragma omp parallel
+        {
+            float *sc = lm_xcalloc((size_t)n, sizeof(float));
+#pragma omp for schedule(static)
+            for (int h = 0; h < H; h++) {
+                const float *q = qkv + h * hd;
+                const float *K = kcache + (h / G) * hd, *V = vcache + (h / G) * hd;
+                float mx = -INFINITY;
+                for (int64_t j = 0; j < n; j++) {
+                    const float *k = K + j * ldc;
+                    float d = 0.0f;
+                    for (int i = 0; i < hd; i++) d += q[i] * k[i];
+                    sc[j] = d * scale;
+                    mx = sc[j] > mx ? sc[j] : mx;
+                }
+                float sum = 0.0f;
+                for (int64_t j = 0; j < n; j++) {
+                    sc[j] = expf(sc[j] - mx);
+                    sum += sc[j];
+                }
+                float *o = out + h * hd;
+                for (int i = 0; i < hd; i++) o[i] = 0.0f;
+                for (int64_t j = 0; j < n; j++) {
+                    const float *v = V + j * ldc;
+                    float p = sc[j] / sum;
+                    for (int i = 0; i < hd; i++) o[i] += p * v[i];
+                }
+            }
+            free(sc);
+        }
+        return;
+    }
+    /* a batch of new tokens (the prompt): score matrices per head as BLAS products */
+#pragma omp parallel
+    {
+        float *S = lm_xcalloc((size_t)(T * n), sizeof(float));
+#pragma omp for schedule(static)
+        for (int h = 0; h < H; h++) {
+            const float *Q = qkv + h * hd;
+            const float *K = kcache + (h / G) * hd, *V = vcache + (h / G) * hd;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)n, hd, scale, Q, ld, K, ldc, 0.0f, S,
+                        (int)n);
+            for (int64_t t = 0; t < T; t++) {
+                float *row = S + t * n;
+                int64_t last = pos0 + t;
+                float mx = row[0];
+                for (int64_t j = 1; j <= last; j++) mx = row[j] > mx ? row[j] : mx;
+                float sum = 0.0f;
+                for (int64_t j = 0; j <= last; j++) {
+                    row[j] = expf(row[j] - mx);
+                    sum += row[j];
+                }
+                float inv = 1.0f / sum;
+                for (int64_t j = 0; j <= last; j++) row[j] *= inv;
+                for (int64_t j = last + 1; j < n; j++) row[j] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)n, 1.0f, S, (int)n, V, ldc, 0.0f,
+                        out + h * hd, ldo);
+        }
+        free(S);
+    }
+}

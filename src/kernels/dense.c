@@ -28,6 +28,10 @@ void lm_embed_backward(float *dtable, const float *dout, const int32_t *ids, int
 }
 
 void lm_matmul_forward(float *out, const float *inp, const float *w, int64_t N, int64_t K, int64_t M) {
+    if (N == 1) { /* one token (generation): a matrix-vector product, bound by memory bandwidth */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)K, 1.0f, w, (int)K, inp, 1, 0.0f, out, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)M, (int)K, 1.0f, inp, (int)K, w, (int)K, 0.0f,
                 out, (int)M);
 }

@@ -152,8 +152,15 @@ static lm_t param1(lm_graph *g, lm_llama *m, const char *name, size_t off, int64
     return lm_param(g, name, 1, &n, m->params + off, m->grads ? m->grads + off : NULL);
 }
 
-loom_status lm_llama_build(lm_llama_graph *out, lm_llama *m, int B, int T, int training, lm_error *err) {
+typedef struct build_opts {
+    int B, T, training;
+    float *kcache, *vcache; /* inference with a KV cache */
+    int n_ctx, last_only;
+} build_opts;
+
+static loom_status build(lm_llama_graph *out, lm_llama *m, const build_opts *bo, lm_error *err) {
     memset(out, 0, sizeof *out);
+    int B = bo->B, T = bo->T, training = bo->training;
     const lm_llama_config *c = &m->cfg;
     if (B < 1 || T < 1) return lm_fail(err, LOOM_ERR_ARG, "batch and window must be positive");
     if (training && !m->grads) return lm_fail(err, LOOM_ERR_ARG, "model was created without gradients");
@@ -176,7 +183,14 @@ loom_status lm_llama_build(lm_llama_graph *out, lm_llama *m, int B, int T, int t
         snprintf(nm, sizeof nm, "blk.%d.attn_qkv", l);
         lm_t qkv = lm_matmul(g, h, param2(g, m, nm, ly->qkv, (H + 2 * KVH) * hd, C));
         qkv = lm_rope(g, qkv, (int)(H + KVH), (int)(H + 2 * KVH), (int)hd, c->rope_theta);
-        lm_t att = lm_attention(g, qkv, (int)H, (int)KVH, (int)hd);
+        lm_t att;
+        if (bo->kcache) {
+            size_t per_layer = (size_t)bo->n_ctx * (size_t)(KVH * hd);
+            att = lm_attention_kv(g, qkv, (int)H, (int)KVH, (int)hd, bo->kcache + per_layer * (size_t)l,
+                                  bo->vcache + per_layer * (size_t)l);
+        } else {
+            att = lm_attention(g, qkv, (int)H, (int)KVH, (int)hd);
+        }
         snprintf(nm, sizeof nm, "blk.%d.attn_output", l);
         x = lm_add(g, x, lm_matmul(g, att, param2(g, m, nm, ly->wo, C, H * hd)));
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm", l);
@@ -186,6 +200,7 @@ loom_status lm_llama_build(lm_llama_graph *out, lm_llama *m, int B, int T, int t
         snprintf(nm, sizeof nm, "blk.%d.ffn_down", l);
         x = lm_add(g, x, lm_matmul(g, lm_swiglu(g, gu), param2(g, m, nm, ly->down, C, F)));
     }
+    if (bo->last_only) x = lm_last(g, x);
     lm_t h = lm_rmsnorm(g, x, param1(g, m, "output_norm", m->out_norm, C), c->norm_eps);
     lm_t head = c->tied ? emb : param2(g, m, "output.weight", m->output, V, C);
     out->logits = lm_matmul(g, h, head);
@@ -197,6 +212,17 @@ loom_status lm_llama_build(lm_llama_graph *out, lm_llama *m, int B, int T, int t
         memset(out, 0, sizeof *out);
     }
     return s;
+}
+
+loom_status lm_llama_build(lm_llama_graph *out, lm_llama *m, int B, int T, int training, lm_error *err) {
+    build_opts bo = {.B = B, .T = T, .training = training};
+    return build(out, m, &bo, err);
+}
+
+loom_status lm_llama_build_cached(lm_llama_graph *out, lm_llama *m, int T, float *kcache, float *vcache, int n_ctx,
+                                  int last_only, lm_error *err) {
+    build_opts bo = {.B = 1, .T = T, .kcache = kcache, .vcache = vcache, .n_ctx = n_ctx, .last_only = last_only};
+    return build(out, m, &bo, err);
 }
 
 void lm_llama_graph_free(lm_llama_graph *lg) {

@@ -75,6 +75,12 @@ typedef struct lm_llama_graph {
 
 /* Builds and plans the graph. training = 1 adds the loss and plans for backward. */
 loom_status lm_llama_build(lm_llama_graph *out, lm_llama *m, int B, int T, int training, lm_error *err);
+
+/* Builds an inference graph over T new tokens (B = 1) that reads and extends a KV cache:
+ * kcache and vcache hold layers * n_ctx * kv_heads * head_dim floats each. Positions come
+ * from lm_graph_set_pos. last_only: logits for the last token only, (1,1,V); else (1,T,V). */
+loom_status lm_llama_build_cached(lm_llama_graph *out, lm_llama *m, int T, float *kcache, float *vcache, int n_ctx,
+                                  int last_only, lm_error *err);
 void lm_llama_graph_free(lm_llama_graph *lg);
 
 #endif

@@ -236,6 +236,33 @@ lm_t lm_cross_entropy(lm_graph *g, lm_t logits, lm_t targets) {
     return t;
 }
 
+lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcache, float *vcache) {
+    if (!valid(g, qkv)) return mark_bad(g, "attention_kv: invalid input"), -1;
+    lm_node *a = &g->nodes[qkv];
+    if (a->ndim != 3 || a->shape[0] != 1 || KVH <= 0 || H % KVH || last_dim(a) != (int64_t)(H + 2 * KVH) * hd)
+        return mark_bad(g, "attention_kv: input must be (1,T,(H+2KVH)*hd)"), -1;
+    int64_t shape[3] = {1, a->shape[1], (int64_t)H * hd};
+    lm_t t = op_node(g, LM_OP_ATTN_KV, 3, shape, 1, &qkv);
+    if (t >= 0) {
+        lm_node *n = &g->nodes[t];
+        n->ip[0] = H;
+        n->ip[1] = KVH;
+        n->ip[2] = hd;
+        n->ext[0] = kcache;
+        n->ext[1] = vcache;
+        n->requires_grad = 0;
+    }
+    return t;
+}
+
+lm_t lm_last(lm_graph *g, lm_t x) {
+    if (!valid(g, x)) return mark_bad(g, "last: invalid input"), -1;
+    lm_node *a = &g->nodes[x];
+    if (a->ndim != 3) return mark_bad(g, "last: input must be (B,T,C)"), -1;
+    int64_t shape[3] = {a->shape[0], 1, a->shape[2]};
+    return op_node(g, LM_OP_LAST, 3, shape, 1, &x);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Planning                                                                  */
 /* ------------------------------------------------------------------------ */

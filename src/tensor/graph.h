@@ -38,6 +38,8 @@ typedef enum lm_op {
     LM_OP_GELU,
     LM_OP_ADD,
     LM_OP_XENT,
+    LM_OP_ATTN_KV, /* inference: attention over a KV cache */
+    LM_OP_LAST,    /* the last row of each (B,T,C) sequence */
     LM_OP_COUNT
 } lm_op;
 
@@ -61,6 +63,7 @@ typedef struct lm_node {
     float *grad;
     float *aux;
     float value;    /* scalar result of a loss node */
+    float *ext[2];  /* buffers owned by the caller (the KV cache of an ATTN_KV node) */
     char name[64];
 } lm_node;
 
@@ -98,6 +101,12 @@ lm_t lm_gelu(lm_graph *g, lm_t x);
 lm_t lm_add(lm_graph *g, lm_t a, lm_t b);
 /* logits (...,V), targets (...) int (-1 = ignored) -> scalar mean loss */
 lm_t lm_cross_entropy(lm_graph *g, lm_t logits, lm_t targets);
+
+/* Inference only (no backward): qkv (1,T,(H+2KVH)*hd) -> (1,T,H*hd), appending k and v to the
+ * caches kcache, vcache (n_ctx, KVH*hd) at positions pos0.. (lm_graph_set_pos). */
+lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcache, float *vcache);
+/* x (B,T,C) -> (B,1,C): the last position of each sequence (a prompt needs only its last logits). */
+lm_t lm_last(lm_graph *g, lm_t x);
 
 /* ---- running ---- */
 

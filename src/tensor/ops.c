@@ -89,6 +89,25 @@ static void xent_bwd(lm_graph *g, lm_node *n) {
     if (z->grad) lm_xent_backward(z->grad, n->aux, (const int32_t *)SRC(1)->data, n->grad[0], rows(z), cols(z));
 }
 
+static void attn_kv_fwd(lm_graph *g, lm_node *n) {
+    lm_attention_kv_forward(F(n->data), F(SRC(0)->data), n->ext[0], n->ext[1], n->shape[1], lm_graph_pos(g), n->ip[0],
+                            n->ip[1], n->ip[2]);
+}
+
+static void last_fwd(lm_graph *g, lm_node *n) {
+    lm_node *x = SRC(0);
+    int64_t T = x->shape[1], C = x->shape[2];
+    for (int64_t b = 0; b < x->shape[0]; b++)
+        memcpy(F(n->data) + b * C, F(x->data) + (b * T + T - 1) * C, (size_t)C * sizeof(float));
+}
+static void last_bwd(lm_graph *g, lm_node *n) {
+    lm_node *x = SRC(0);
+    if (!x->grad) return;
+    int64_t T = x->shape[1], C = x->shape[2];
+    for (int64_t b = 0; b < x->shape[0]; b++)
+        for (int64_t c = 0; c < C; c++) x->grad[(b * T + T - 1) * C + c] += n->grad[b * C + c];
+}
+
 static const lm_op_def OPS[LM_OP_COUNT] = {
     [LM_OP_INPUT] = {"input", NULL, NULL, 0, 0},
     [LM_OP_PARAM] = {"param", NULL, NULL, 0, 0},
@@ -102,6 +121,8 @@ static const lm_op_def OPS[LM_OP_COUNT] = {
     [LM_OP_GELU] = {"gelu", gelu_fwd, gelu_bwd, 0x1, 0},
     [LM_OP_ADD] = {"add", add_fwd, add_bwd, 0x0, 0},
     [LM_OP_XENT] = {"cross_entropy", xent_fwd, xent_bwd, 0x2, 0},
+    [LM_OP_ATTN_KV] = {"attention_kv", attn_kv_fwd, NULL, 0x0, 0},
+    [LM_OP_LAST] = {"last", last_fwd, last_bwd, 0x0, 0},
 };
 
 const lm_op_def *lm_op_table(lm_op op) { return &OPS[op]; }

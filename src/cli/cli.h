@@ -4,5 +4,7 @@
 
 /* Each returns the process exit status (0 ok, 1 runtime error, 2 usage error). */
 int lm_cmd_train(int argc, char **argv);
+int lm_cmd_generate(int argc, char **argv);
+int lm_cmd_score(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  train      train a transformer on a text file or a folder of text files\n"
+            "  generate   continue a prompt with a model, token by token\n"
+            "  score      a model's loss, perplexity and bits per byte on a text, and its surprises\n"
             "  version    print the version\n"
             "\n"
             "Run 'loom COMMAND --help' for the flags of a command.\n",
@@ -26,6 +28,8 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "train")) return lm_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "generate")) return lm_cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "score")) return lm_cmd_score(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("loom %s\n", loom_version());
         return 0;

@@ -341,6 +341,39 @@ static void test_chain_order(void **state) {
     for (int i = 2; i < 8; i++) assert_int_equal(count[i], 0);
 }
 
+/* Temperature comes last: top-p and min-p judge the model's own (temperature 1)
+ * probabilities, and the temperature only reshapes the draw among the survivors. */
+static void test_filters_before_temperature(void **state) {
+    (void)state;
+    enum { N = 30000 };
+    const float t = 2.0f;
+    float l[V];
+    make_logits(l);
+    int in[V], count[V];
+    int k = nucleus(l, V, 0.5, in);
+    lm_sampler_params p = plain(t, 21);
+    p.top_p = 0.5f;
+    p.min_p = 0.6f; /* keeps logits >= max + ln 0.6 = max - 0.51: 6 of the nucleus's 7 */
+    lm_sampler *s = make(&p, V);
+    draw_counts(s, l, V, N, count);
+    lm_sampler_free(s);
+    float mx = -INFINITY;
+    for (int i = 0; i < V; i++) mx = l[i] > mx ? l[i] : mx;
+    int kept = 0;
+    double want[V], z = 0;
+    for (int i = 0; i < V; i++) {
+        double d = (double)l[i] - mx - log(0.6);
+        assert_true(fabs(d) > 1e-3);
+        int ok = in[i] && d > 0;
+        kept += ok;
+        want[i] = ok ? exp(l[i] / t) : 0;
+        z += want[i];
+    }
+    assert_true(kept > 5 && kept < k);
+    for (int i = 0; i < V; i++) want[i] /= z;
+    assert_matches(count, want, V, N);
+}
+
 /* ---------------------------------------------------------------- penalty and temperature */
 
 static void test_penalty_distribution(void **state) {
@@ -714,6 +747,7 @@ int main(void) {
         cmocka_unit_test(test_top_p_large_vocab),
         cmocka_unit_test(test_min_p),
         cmocka_unit_test(test_chain_order),
+        cmocka_unit_test(test_filters_before_temperature),
         cmocka_unit_test(test_penalty_distribution),
         cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_seed),

@@ -1,19 +1,10 @@
 #include "cli/common.h"
 
-#include <cblas.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/io.h"
-
-void lm_set_threads(int n) {
-    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
-}
 
 loom_status lm_read_prompt(const char *prompt, const char *file, char **text, size_t *len, lm_error *err) {
     if (prompt) {
@@ -56,19 +47,6 @@ loom_status lm_read_prompt(const char *prompt, const char *file, char **text, si
         *text = NULL;
         return lm_fail(err, LOOM_ERR_ARG, "the prompt is empty (give some text with -p, -f or standard input)");
     }
-    return LOOM_OK;
-}
-
-loom_status lm_encode_text(const lm_tokenizer *tok, const char *text, size_t len, int32_t **ids, int *n, lm_error *err) {
-    if (tok->kind != LM_TOK_BYTE)
-        return lm_fail(err, LOOM_ERR_ARG,
-                       "this model's sub-word vocabulary (%d tokens) cannot encode prompts yet; loom encodes "
-                       "byte-level vocabularies",
-                       tok->n_vocab);
-    if (len > (size_t)1 << 30) return lm_fail(err, LOOM_ERR_ARG, "the text is too long (%zu bytes)", len);
-    *ids = malloc((lm_tokenizer_max_tokens(tok, len) + 1) * sizeof(int32_t));
-    if (!*ids) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    *n = (int)lm_tokenizer_encode(tok, (const uint8_t *)text, len, *ids);
     return LOOM_OK;
 }
 

@@ -142,3 +142,17 @@ oom:
     lm_tokenizer_free(t);
     return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
 }
+
+loom_status lm_encode_text(const lm_tokenizer *tok, const char *text, size_t len, int32_t **ids, int *n, lm_error *err) {
+    if (tok->kind != LM_TOK_BYTE)
+        return lm_fail(err, LOOM_ERR_ARG,
+                       "this model's sub-word vocabulary (%d tokens) cannot encode prompts yet; loom encodes "
+                       "byte-level vocabularies",
+                       tok->n_vocab);
+    if (len > (size_t)1 << 30) return lm_fail(err, LOOM_ERR_ARG, "the text is too long (%zu bytes)", len);
+    *ids = malloc((lm_tokenizer_max_tokens(tok, len) + 1) * sizeof(int32_t));
+    if (!*ids) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    *n = (int)lm_tokenizer_encode(tok, (const uint8_t *)text, len, *ids);
+    return LOOM_OK;
+}
+

@@ -33,6 +33,10 @@ typedef struct lm_tokenizer {
 loom_status lm_tokenizer_byte(lm_tokenizer *t, lm_error *err);
 void lm_tokenizer_free(lm_tokenizer *t);
 
+/* Encodes text into a malloc'ed array (*ids, *n); fails with a clear message for vocabularies
+ * loom cannot encode yet. */
+loom_status lm_encode_text(const lm_tokenizer *tok, const char *text, size_t len, int32_t **ids, int *n, lm_error *err);
+
 /* Builds a tokenizer from a vocabulary as GGUF stores it (tokenizer.ggml.*): model "gpt2" spells
  * byte-level tokens through GPT-2's byte-to-unicode table, model "llama" (SentencePiece) uses
  * U+2581 for spaces and <0xXX> byte tokens. A vocabulary whose first 256 tokens are the 256

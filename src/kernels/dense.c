@@ -4,6 +4,7 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/kernels.h"
 
@@ -100,3 +101,11 @@ void lm_scale(float *x, int64_t n, float s) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) x[i] *= s;
 }
+
+void lm_set_threads(int n) {
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+

@@ -85,6 +85,9 @@ void lm_xent_backward(float *dlogits, const float *probs, const int32_t *targets
 void lm_adamw_update(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                      float eps, float wd, int64_t t);
 
+/* Sets the threads of every kernel: OpenMP's and OpenBLAS's (n <= 0: all cores). */
+void lm_set_threads(int n);
+
 /* Sum of squares in double (for the global gradient norm), deterministic. */
 double lm_sumsq(const float *x, int64_t n);
 /* x *= s */

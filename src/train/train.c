@@ -1,13 +1,11 @@
 /* The training loop. */
 #include "train/train.h"
 
-#include <cblas.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,7 @@
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "formats/llama_gguf.h"
+#include "kernels/kernels.h"
 #include "train/checkpoint.h"
 #include "train/optim.h"
 #include "train/plot.h"
@@ -324,8 +323,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         goto done;
     }
     if (o.threads < 1) o.threads = ncpu;
-    omp_set_num_threads(o.threads);
-    openblas_set_num_threads(o.threads);
+    lm_set_threads(o.threads);
 
     if ((s = lm_llama_check_config(&o.model, err))) goto done; /* before anything is written */
     if ((s = lm_mkdirs(o.out, err))) goto done;

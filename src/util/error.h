@@ -5,10 +5,7 @@
 
 #include "loom.h"
 
-typedef struct lm_error {
-    loom_status code;
-    char msg[512];
-} lm_error;
+typedef loom_error lm_error; /* the public error type, used inside as well */
 
 /* Records code and a printf-style message in err (which may be NULL) and returns code,
  * so that callers can write `return lm_fail(err, LOOM_ERR_IO, "...")`. */

@@ -214,6 +214,10 @@ static void test_top_k(void **state) {
 /* The nucleus for top_p, computed from the test's own sort; asserts top_p is not within
  * rounding of a cumulative sum, where two summation orders could disagree. */
 static int nucleus(const float *l, int n, double top_p, int *in) {
+    if (top_p >= 1) { /* off */
+        for (int i = 0; i < n; i++) in[i] = 1;
+        return n;
+    }
     double *pr = malloc((size_t)n * sizeof *pr);
     int *order = malloc((size_t)n * sizeof *order);
     assert_true(pr && order);
@@ -343,17 +347,16 @@ static void test_chain_order(void **state) {
 
 /* Temperature comes last: top-p and min-p judge the model's own (temperature 1)
  * probabilities, and the temperature only reshapes the draw among the survivors. */
-static void test_filters_before_temperature(void **state) {
-    (void)state;
+static void check_filter_then_temperature(float top_p, float min_p, uint64_t seed) {
     enum { N = 30000 };
     const float t = 2.0f;
     float l[V];
     make_logits(l);
     int in[V], count[V];
-    int k = nucleus(l, V, 0.5, in);
-    lm_sampler_params p = plain(t, 21);
-    p.top_p = 0.5f;
-    p.min_p = 0.6f; /* keeps logits >= max + ln 0.6 = max - 0.51: 6 of the nucleus's 7 */
+    nucleus(l, V, top_p, in);
+    lm_sampler_params p = plain(t, seed);
+    p.top_p = top_p;
+    p.min_p = min_p;
     lm_sampler *s = make(&p, V);
     draw_counts(s, l, V, N, count);
     lm_sampler_free(s);
@@ -362,16 +365,25 @@ static void test_filters_before_temperature(void **state) {
     int kept = 0;
     double want[V], z = 0;
     for (int i = 0; i < V; i++) {
-        double d = (double)l[i] - mx - log(0.6);
+        double d = min_p > 0 ? (double)l[i] - mx - log(min_p) : 1;
         assert_true(fabs(d) > 1e-3);
         int ok = in[i] && d > 0;
         kept += ok;
         want[i] = ok ? exp(l[i] / t) : 0;
         z += want[i];
     }
-    assert_true(kept > 5 && kept < k);
+    assert_true(kept > 5 && kept < 20);
     for (int i = 0; i < V; i++) want[i] /= z;
     assert_matches(count, want, V, N);
+}
+
+/* Temperature comes last: top-p and min-p judge the model's own (temperature 1)
+ * probabilities, and the temperature only reshapes the draw among the survivors. */
+static void test_filters_before_temperature(void **state) {
+    (void)state;
+    check_filter_then_temperature(0.5f, 0, 21);  /* nucleus of 7 (at T = 2 it would be 14) */
+    check_filter_then_temperature(1, 0.3f, 22);  /* logits >= max - 1.2: 13 tokens */
+    check_filter_then_temperature(0.5f, 0.6f, 23); /* max - 0.51: 6 of the nucleus's 7 */
 }
 
 /* ---------------------------------------------------------------- penalty and temperature */
@@ -708,6 +720,16 @@ static void test_stream_stops(void **state) {
     k = (sink){0};
     assert_int_equal(PUSH(t, &k, "xa", "x"), 0);
     assert_int_equal(PUSH(t, &k, "bc", "a"), 1);
+    lm_textstream_free(t);
+
+    /* Two completed by the same byte: the longer one is cut. */
+    const char *same[] = {"b", "ab"};
+    t = stream(same, 2);
+    k = (sink){0};
+    assert_int_equal(PUSH(t, &k, "x", "x"), 0);
+    assert_int_equal(PUSH(t, &k, "a", ""), 0);
+    assert_int_equal(PUSH(t, &k, "b", ""), 1);
+    assert_string_equal(k.text, "x");
     lm_textstream_free(t);
 
     /* A stop string right after an unfinished character: the character is cut short

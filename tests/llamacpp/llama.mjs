@@ -15,6 +15,7 @@
 import path from "node:path";
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
+import os from "node:os";
 
 // Never fetch or build llama.cpp: only the prebuilt binary from
 // @node-llama-cpp/linux-x64 may be used. (Read by node-llama-cpp at import time.)
@@ -27,7 +28,8 @@ const USAGE = `usage: node llama.mjs <command> --model FILE [options]
 commands:
   tokenize --text STR [--bos auto|yes|no]     print token ids as a JSON array
   greedy   --ids 1,2,3 -n N [--stop-eog]      greedy (argmax) continuation: {"ids":[...]}
-  logits   --ids 1,2,3 [--what logprobs|probs] per-position log-softmax (or softmax) of the logits
+  logits   --ids 1,2,3 [--what logprobs|probs] [--last K]
+                                               per-position log-softmax (or softmax) of the logits
   bench    --prompt-tokens P --gen N [--depth D] [--reps R] [--batch B]
   info                                         model facts and context settings
 common: --threads N (default 2)  --ctx N (context size; default: what is needed)  --verbose`;
@@ -105,7 +107,7 @@ try {
 } catch (e) {
     die(`cannot load node-llama-cpp (run ${path.join(HERE, "ensure.sh")} first): ${e.message}`, 1);
 }
-const { getLlama, LlamaLogLevel } = nlc;
+const { getLlama, LlamaLogLevel, GgmlType } = nlc;
 
 const llama = await getLlama({
     gpu: false,                 // CPU only: the prebuilt CPU binary
@@ -200,7 +202,9 @@ try {
             type: model.typeDescription,
             context: {
                 n_ctx: ctx.contextSize, n_batch: ctx.batchSize, flash_attention: ctx.flashAttention,
-                type_k: ctx.kvCacheKeyType, type_v: ctx.kvCacheValueType, threads: ctx.currentThreads,
+                type_k: GgmlType[ctx.kvCacheKeyType] ?? ctx.kvCacheKeyType, type_v: GgmlType[ctx.kvCacheValueType] ?? ctx.kvCacheValueType,
+                threads: ctx.currentThreads,
+                note: "llama.cpp rounds n_ctx up to a multiple of 256",
             },
         };
     } else if (cmd === "tokenize") {
@@ -223,11 +227,15 @@ try {
         const ctx = await makeContext(ids.length + 1, ids.length);
         const seq = ctx.getSequence();
         // Every position requests an output; all tokens go to llama_decode as one batch.
-        const res = await seq.controlledEvaluate(ids.map((t) => [t, { generateNext: { probabilities: true, token: true, options: GREEDY } }]));
+        // --last K: only the last K positions (all tokens are still evaluated).
+        const last = intOpt(opts, "last", ids.length, 1);
+        const first = Math.max(0, ids.length - last);
+        const res = await seq.controlledEvaluate(ids.map((t, i) => (i < first ? t
+            : [t, { generateNext: { probabilities: true, token: true, options: GREEDY } }])));
         const rows = [];
         const argmax = [];
         let nv = vocabSize() ?? 0;
-        for (let i = 0; i < ids.length; i++) {
+        for (let i = first; i < ids.length; i++) {
             const probs = res[i]?.next?.probabilities;
             if (probs == null) die(`no output for position ${i}`, 1);
             nv = Math.max(nv, probs.size);
@@ -238,6 +246,7 @@ try {
         }
         result = {
             tokens: ids,
+            first_position: first,
             n_vocab: nv,
             kind: what === "probs" ? "softmax(logits) as float32" : "log(softmax(logits)) = logits - logsumexp(logits); null where the float32 probability underflowed to 0",
             [what]: rows,
@@ -289,6 +298,7 @@ try {
         await fill();
         if (N > 0) await tg(Math.min(N, 4));
 
+        const loadBefore = os.loadavg()[0];
         const ppTimes = [];
         const tgTimes = [];
         for (let r = 0; r < reps; r++) {
@@ -311,6 +321,10 @@ try {
             decode_tokens_per_s: N > 0 ? f9(N / mean(tgTimes)) : null,
             decode_tokens_per_s_best: N > 0 ? f9(N / best(tgTimes)) : null,
             decode_ms_per_token: N > 0 ? f9((1000 * mean(tgTimes)) / N) : null,
+            // 1-minute load average before the timed runs (this harness not yet counted much):
+            // with --threads equal to the core count, any other load ruins the numbers.
+            loadavg_1m: f9(loadBefore),
+            cores: os.cpus().length,
             prompt_s: ppTimes.map(f9),
             decode_s: tgTimes.map(f9),
         };

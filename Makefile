@@ -40,6 +40,7 @@ demo: deps
 bench: deps
 	$(MAKE) build
 	bash bench/bench.sh $(BUILD)/loom $(SHARED)
+	bash bench/bench_generate.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

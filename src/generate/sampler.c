@@ -321,10 +321,7 @@ int32_t lm_sampler_sample(lm_sampler *s, const float *logits, lm_sample_info *in
             m = s->p.top_k;
             sorted = 1;
         }
-        if (s->p.top_p < 1.0f) {
-            m = top_p_filter(s, m, sorted);
-            sorted = 1;
-        }
+        if (s->p.top_p < 1.0f) m = top_p_filter(s, m, sorted);
         if (s->p.min_p > 0.0f) m = min_p_filter(s, m);
         tok = draw(s, m);
     }

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Generation speed, loom beside llama.cpp (npm node-llama-cpp@3.21.1, prebuilt), on the same F32
+# GGUF files in the same run: random-weight models of llama2.c's stories15M shape (dim 288,
+# 6 layers, 6 heads, vocab 32000) and of about 110M parameters (dim 768, 12 layers, 12 heads).
+# Prints prompt tokens/s and decode tokens/s for both and their ratio (goal >= 1.0), and loom's
+# and llama.cpp's per-token decode time at context depths 64, 512 and 1024 (goal: roughly flat).
+#
+#   bash bench/bench_generate.sh BUILD_DIR      (BENCH_THREADS, default 2; BENCH_QUICK=1: fewer reps)
+set -euo pipefail
+BUILD=$(cd "${1:-build}" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+OUT=${BENCH_OUT:-$REPO/runs/bench}/generate
+THREADS=${BENCH_THREADS:-2}
+REPS=3
+[ "${BENCH_QUICK:-0}" != 0 ] && REPS=1
+mkdir -p "$OUT"
+
+if ! bash "$REPO/tests/llamacpp/ensure.sh"; then
+  echo "bench_generate: SKIPPED llama.cpp side (npm registry unreachable); loom figures only" >&2
+  NO_LLAMA=1
+fi
+LL="node $REPO/tests/llamacpp/llama.mjs"
+
+model() { # name dim layers heads ffn
+  local f="$OUT/$1.gguf"
+  [ -f "$f" ] || "$BUILD/bench_random_model" "$f" "$2" "$3" "$4" "$5" 32000 1024 >&2
+  echo "$f"
+}
+S15=$(model stories15M 288 6 6 768)
+M110=$(model llama110M 768 12 12 2048)
+
+json() { /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(d[sys.argv[1]])' "$1"; }
+
+rows=()
+run_pair() { # label model prompt gen depth
+  local l="$1" m="$2" p="$3" g="$4" d="$5"
+  local lo ll lp lld llp
+  lo=$("$BUILD/bench_generate" "$m" "$p" "$g" "$d" "$REPS" "$THREADS")
+  lp=$(echo "$lo" | json prompt_tokens_per_s); ld=$(echo "$lo" | json decode_tokens_per_s)
+  if [ -z "${NO_LLAMA:-}" ]; then
+    ll=$($LL bench --model "$m" --prompt-tokens "$p" --gen "$g" --depth "$d" --reps "$REPS" --threads "$THREADS" 2>/dev/null)
+    llp=$(echo "$ll" | json prompt_tokens_per_s); lld=$(echo "$ll" | json decode_tokens_per_s)
+  else
+    llp=nan; lld=nan
+  fi
+  rows+=("$l|$lp|$llp|$ld|$lld")
+}
+
+echo "bench_generate: $THREADS threads, $REPS reps; models in $OUT" >&2
+run_pair "stories15M shape" "$S15" 128 128 0
+run_pair "110M shape" "$M110" 128 64 0
+for d in 64 512 1024; do
+  [ $d -eq 1024 ] && dd=1000 || dd=$d   # the model's context is 1024: leave room for the timed tokens
+  run_pair "stories15M, depth $d" "$S15" 0 16 $dd
+done
+
+/usr/bin/python3 - "${rows[@]}" <<'PY'
+import math, sys
+rows = [r.split("|") for r in sys.argv[1:]]
+def f(x): return float(x)
+print()
+print(f"{'generation (F32, tokens/s)':30} {'loom':>9} {'llama.cpp':>10} {'ratio':>7}   {'goal':>6}")
+for label, lp, llp, ld, lld in rows:
+    if f(lp) > 0:
+        r = f(lp) / f(llp) if f(llp) > 0 else math.nan
+        print(f"{label + ', prompt':30} {f(lp):9.1f} {f(llp):10.1f} {r:7.2f}x  >= 1.0  {'PASS' if r >= 1 else 'FAIL'}")
+    r = f(ld) / f(lld) if f(lld) > 0 else math.nan
+    ms = 1000 / f(ld)
+    extra = "" if f(lp) > 0 else f"   ({ms:.2f} ms/token loom, {1000/f(lld):.2f} llama.cpp)"
+    print(f"{label + ', decode':30} {f(ld):9.1f} {f(lld):10.1f} {r:7.2f}x  >= 1.0  {'PASS' if r >= 1 else 'FAIL'}{extra}")
+deep = [1000 / f(r[3]) for r in rows if "depth" in r[0]]
+if len(deep) == 3:
+    print(f"loom per-token time at depth 64 / 512 / 1024: {deep[0]:.2f} / {deep[1]:.2f} / {deep[2]:.2f} ms "
+          f"(1024 vs 64: {deep[2]/deep[0]:.2f}x)")
+PY

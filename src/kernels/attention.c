@@ -165,15 +165,18 @@ void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, con
 }
 
 void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float *vcache, int64_t T, int64_t pos0,
-                             int H, int KVH, int hd) {
+                             int H, int KVH, int hd, int64_t n_ctx) {
     int NH = H + 2 * KVH, G = H / KVH;
-    int ld = NH * hd, ldc = KVH * hd, ldo = H * hd;
+    int ld = NH * hd, ldc = hd, ldo = H * hd;
     int64_t n = pos0 + T; /* keys visible to the last query */
     float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t t = 0; t < T; t++) {
-        memcpy(kcache + (pos0 + t) * ldc, qkv + t * ld + H * hd, (size_t)ldc * sizeof(float));
-        memcpy(vcache + (pos0 + t) * ldc, qkv + t * ld + (H + KVH) * hd, (size_t)ldc * sizeof(float));
-    }
+    /* The cache is laid out (KVH, n_ctx, hd): a head's keys are one contiguous run, so a decode
+     * step streams them instead of striding across the other heads' slices. */
+    for (int64_t t = 0; t < T; t++)
+        for (int kh = 0; kh < KVH; kh++) {
+            memcpy(kcache + (kh * n_ctx + pos0 + t) * hd, qkv + t * ld + (H + kh) * hd, (size_t)hd * sizeof(float));
+            memcpy(vcache + (kh * n_ctx + pos0 + t) * hd, qkv + t * ld + (H + KVH + kh) * hd, (size_t)hd * sizeof(float));
+        }
     if (T == 1) {
         /* one new token: a dot product per cached position, parallel over heads */
 #pragma omp parallel
@@ -182,7 +185,7 @@ void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float 
 #pragma omp for schedule(static)
             for (int h = 0; h < H; h++) {
                 const float *q = qkv + h * hd;
-                const float *K = kcache + (h / G) * hd, *V = vcache + (h / G) * hd;
+                const float *K = kcache + (h / G) * n_ctx * hd, *V = vcache + (h / G) * n_ctx * hd;
                 float mx = -INFINITY;
                 for (int64_t j = 0; j < n; j++) {
                     sc[j] = dot(q, K + j * ldc, hd) * scale;
@@ -212,7 +215,7 @@ void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float 
 #pragma omp for schedule(static)
         for (int h = 0; h < H; h++) {
             const float *Q = qkv + h * hd;
-            const float *K = kcache + (h / G) * hd, *V = vcache + (h / G) * hd;
+            const float *K = kcache + (h / G) * n_ctx * hd, *V = vcache + (h / G) * n_ctx * hd;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)n, hd, scale, Q, ld, K, ldc, 0.0f, S,
                         (int)n);
             for (int64_t t = 0; t < T; t++) {

@@ -56,10 +56,10 @@ void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, con
 
 /* Attention for inference over a KV cache. qkv (1,T,H+2*KVH,hd) holds the projections of T new
  * tokens at positions pos0..pos0+T-1 (q and k already rotated); their k and v are written into
- * kcache/vcache (n_ctx, KVH*hd) at those positions, then each new query attends causally over
- * positions 0..its own. out (1,T,H*hd). scratch holds T*(pos0+T) floats per thread. */
+ * kcache/vcache (KVH, n_ctx, hd) at those positions, then each new query attends causally over
+ * positions 0..its own. out (1,T,H*hd). */
 void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float *vcache, int64_t T, int64_t pos0,
-                             int H, int KVH, int hd);
+                             int H, int KVH, int hd, int64_t n_ctx);
 
 /* SwiGLU over a fused gate|up projection: inp (N,2F) = [g | u], out (N,F) = silu(g) * u. */
 void lm_swiglu_forward(float *out, const float *inp, int64_t N, int64_t F);

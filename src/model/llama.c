@@ -187,7 +187,7 @@ static loom_status build(lm_llama_graph *out, lm_llama *m, const build_opts *bo,
         if (bo->kcache) {
             size_t per_layer = (size_t)bo->n_ctx * (size_t)(KVH * hd);
             att = lm_attention_kv(g, qkv, (int)H, (int)KVH, (int)hd, bo->kcache + per_layer * (size_t)l,
-                                  bo->vcache + per_layer * (size_t)l);
+                                  bo->vcache + per_layer * (size_t)l, bo->n_ctx);
         } else {
             att = lm_attention(g, qkv, (int)H, (int)KVH, (int)hd);
         }

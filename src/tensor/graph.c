@@ -236,7 +236,7 @@ lm_t lm_cross_entropy(lm_graph *g, lm_t logits, lm_t targets) {
     return t;
 }
 
-lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcache, float *vcache) {
+lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcache, float *vcache, int n_ctx) {
     if (!valid(g, qkv)) return mark_bad(g, "attention_kv: invalid input"), -1;
     lm_node *a = &g->nodes[qkv];
     if (a->ndim != 3 || a->shape[0] != 1 || KVH <= 0 || H % KVH || last_dim(a) != (int64_t)(H + 2 * KVH) * hd)
@@ -248,6 +248,7 @@ lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcach
         n->ip[0] = H;
         n->ip[1] = KVH;
         n->ip[2] = hd;
+        n->ip[3] = n_ctx;
         n->ext[0] = kcache;
         n->ext[1] = vcache;
         n->requires_grad = 0;

@@ -103,8 +103,8 @@ lm_t lm_add(lm_graph *g, lm_t a, lm_t b);
 lm_t lm_cross_entropy(lm_graph *g, lm_t logits, lm_t targets);
 
 /* Inference only (no backward): qkv (1,T,(H+2KVH)*hd) -> (1,T,H*hd), appending k and v to the
- * caches kcache, vcache (n_ctx, KVH*hd) at positions pos0.. (lm_graph_set_pos). */
-lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcache, float *vcache);
+ * caches kcache, vcache (KVH, n_ctx, hd) at positions pos0.. (lm_graph_set_pos). */
+lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcache, float *vcache, int n_ctx);
 /* x (B,T,C) -> (B,1,C): the last position of each sequence (a prompt needs only its last logits). */
 lm_t lm_last(lm_graph *g, lm_t x);
 

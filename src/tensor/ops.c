@@ -91,7 +91,7 @@ static void xent_bwd(lm_graph *g, lm_node *n) {
 
 static void attn_kv_fwd(lm_graph *g, lm_node *n) {
     lm_attention_kv_forward(F(n->data), F(SRC(0)->data), n->ext[0], n->ext[1], n->shape[1], lm_graph_pos(g), n->ip[0],
-                            n->ip[1], n->ip[2]);
+                            n->ip[1], n->ip[2], n->ip[3]);
 }
 
 static void last_fwd(lm_graph *g, lm_node *n) {

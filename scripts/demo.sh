@@ -17,10 +17,21 @@ rm -rf "$out"
 "$loom" train --data "$data" --out "$out" --time-limit "$minutes" --eval-every 500 --save-every 1000
 echo
 echo "== the model: $out/model.gguf (llama.cpp reads it), the loss curves: $out/loss.png"
-echo "== last metrics:"
-tail -n 3 "$out/metrics.jsonl"
-echo "== summary:"
-cat "$out/summary.json"
+echo
+# Fortunes are separated by lines holding a single %: starting after one asks for a new fortune,
+# and the next % ends it.
+for seed in 1 2 3; do
+  echo "== a new fortune (seed $seed):"
+  "$loom" generate -m "$out/model.gguf" -p $'%\n' --stop $'\n%' -n 400 --temperature 0.8 --seed $seed | tail -n +2
+  echo
+done
+echo "== the same, showing how sure the model was of each character:"
+"$loom" generate -m "$out/model.gguf" -p $'%\n' --stop $'\n%' -n 300 --temperature 0.8 --seed 4 \
+  --show-confidence --color "${DEMO_COLOR:-auto}" | tail -n +2
+echo
+echo "== how well it predicts a fortune it never trained on (the held-out end of the corpus):"
+tail -c 2000 "$(ls "$data"/* | grep -v '\.dat$' | grep -v '\.u8$' | tail -n 1)" > "$out/heldout.txt" 2>/dev/null || true
+[ -s "$out/heldout.txt" ] && "$loom" score -m "$out/model.gguf" "$out/heldout.txt"
 echo
 echo "== continue training later with:"
 echo "   $loom train --data $data --out $out --resume --steps 10000"

@@ -23,7 +23,7 @@ build: $(BUILD)/Makefile
 
 # The whole suite: the optimised build, then again under AddressSanitizer + UBSan.
 test: deps
-	$(MAKE) build
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && LOOM_SHARED=$(SHARED) ctest --output-on-failure
 	$(MAKE) test-san
 
@@ -34,11 +34,11 @@ test-san:
 	  LOOM_SANITIZED=1 ctest --output-on-failure
 
 demo: deps
-	$(MAKE) build
+	@$(MAKE) --no-print-directory build
 	bash scripts/demo.sh $(BUILD)/loom $(DEMO_DATA) $(DEMO_OUT)
 
 bench: deps
-	$(MAKE) build
+	@$(MAKE) --no-print-directory build
 	bash bench/bench.sh $(BUILD)/loom $(SHARED)
 	bash bench/bench_generate.sh $(BUILD)
 

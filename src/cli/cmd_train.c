@@ -71,6 +71,7 @@ int lm_cmd_train(int argc, char **argv) {
         return rc < 0 ? 0 : rc;
     }
     if (o.progress == 2) o.progress = -1;
+    o.time_limit_s *= 60.0; /* the flag is in minutes */
     if (!o.data || !o.out) {
         fprintf(stderr, "loom train: %s is required (example: loom train --data corpus.txt --out runs/first)\n",
                 !o.data ? "--data PATH" : "--out DIR");

@@ -110,7 +110,7 @@ void lm_print_confident(FILE *f, const char *text, size_t n, float p, int color)
         fprintf(f, "%s", BANDS[b].ansi);
         fwrite(text, 1, n, f);
         fprintf(f, "\033[0m");
-    } else if (p < 0.5f) {
+    } else if (p < 0.2f) {
         fputc('[', f);
         fwrite(text, 1, n, f);
         fprintf(f, "|%.2f]", p);
@@ -121,7 +121,7 @@ void lm_print_confident(FILE *f, const char *text, size_t n, float p, int color)
 
 void lm_print_confidence_legend(FILE *f, int color) {
     if (!color) {
-        fprintf(f, "confidence: [text|p] marks tokens the model gave a probability below 0.5\n");
+        fprintf(f, "confidence: [text|p] marks tokens the model gave a probability below 0.2\n");
         return;
     }
     fprintf(f, "confidence:");

@@ -15,7 +15,7 @@ loom_status lm_read_prompt(const char *prompt, const char *file, char **text, si
 /* Adds key: the bytes as a JSON string; bytes that are not valid UTF-8 become U+FFFD in the
  * string and the exact bytes are added as "bytes": [..]. */
 void lm_json_add_piece(json_object *o, const char *key, const char *bytes, size_t n);
-/* Prints text marked by probability p: a colour on a terminal, else [text|p] when p < 0.5. */
+/* Prints text marked by probability p: a colour on a terminal, else [text|p] when p < 0.2. */
 void lm_print_confident(FILE *f, const char *text, size_t n, float p, int color);
 void lm_print_confidence_legend(FILE *f, int color);
 

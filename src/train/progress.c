@@ -29,8 +29,10 @@ void lm_progress_init(lm_progress *p, FILE *out, int mode, int64_t start, int64_
     p->t0 = lm_now();
 }
 
-void lm_progress_update(lm_progress *p, int64_t step, const char *status) {
-    double el = lm_now() - p->t0;
+void lm_progress_update(lm_progress *p, int64_t step, const char *status, int force) {
+    double now = lm_now(), el = now - p->t0;
+    if (!p->bar && !force && p->last_line > 0 && now - p->last_line < 10.0) return;
+    p->last_line = now;
     int64_t done = step - p->start;
     double eta = done > 0 ? el / (double)done * (double)(p->total - step) : 0;
     char e[32], t[32];

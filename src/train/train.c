@@ -437,7 +437,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
             int k = snprintf(status, sizeof status, "loss %.4f", loss);
             if (!isnan(val)) k += snprintf(status + k, sizeof status - (size_t)k, " val %.4f", val);
             snprintf(status + k, sizeof status - (size_t)k, " | %.0f tok/s", tps);
-            if (!o.quiet) lm_progress_update(&pr, st.step, status); /* --quiet: errors only */
+            if (!o.quiet) lm_progress_update(&pr, st.step, status, do_eval || last); /* --quiet: errors only */
         }
         int do_save = last || (o.save_every > 0 && st.step % o.save_every == 0);
         if (do_save) {

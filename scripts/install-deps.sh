@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config   # compiler and build system
   zlib1g-dev                         # CRC-32 of checkpoints
+  libpcre2-dev                       # BPE pre-split regexes (Unicode properties, JIT)
   libopenblas-dev libopenblas-openmp-dev  # sgemm for every matrix product (OpenMP build: one thread pool)
   libcmocka-dev                      # the C test framework, driven by ctest
   libjson-c-dev                      # metrics.jsonl and --config files

@@ -101,8 +101,7 @@ static void free_walk(walk *w) {
     free(w->ino);
 }
 
-loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *tok, lm_warn_fn warn, void *ud,
-                           lm_error *err) {
+loom_status lm_corpus_read(lm_corpus *c, const char *path, lm_warn_fn warn, void *ud, lm_error *err) {
     memset(c, 0, sizeof *c);
     struct stat st;
     if (stat(path, &st) != 0)
@@ -125,7 +124,7 @@ loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *t
         return lm_fail(err, LOOM_ERR_DATA, "folder '%s' has no files (put text files in it)", path);
     }
 
-    size_t cap = 0;
+    size_t cap = 0, dcap = 0;
     char skipped[400] = "";
     size_t skipped_len = 0;
     for (size_t i = 0; i < w.n && !s; i++) {
@@ -150,23 +149,33 @@ loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *t
                                                 c->n_skipped > 1 ? ", " : "", w.files[i]);
             continue;
         }
-        size_t need = (size_t)c->n_tokens + lm_tokenizer_max_tokens(tok, len) + 1;
-        if (need > cap) {
-            size_t ncap = cap ? cap : 1 << 16;
-            while (ncap < need) ncap *= 2;
-            int32_t *nt = realloc(c->tokens, ncap * sizeof(int32_t));
+        /* keep the raw text: a tokenizer may first have to be trained on it */
+        if ((size_t)c->n_bytes + len > cap) {
+            size_t ncap = cap ? cap : 1 << 20;
+            while (ncap < (size_t)c->n_bytes + len) ncap *= 2;
+            uint8_t *nt = realloc(c->text, ncap);
             if (!nt) {
                 free(buf);
-                s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory loading the corpus (%zu tokens)", need);
+                s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory loading the corpus (%zu bytes)", ncap);
                 break;
             }
-            c->tokens = nt;
+            c->text = nt;
             cap = ncap;
         }
-        if (c->n_docs > 0) c->tokens[c->n_tokens++] = tok->eot; /* document boundary */
-        c->n_tokens += (int64_t)lm_tokenizer_encode(tok, buf, len, c->tokens + c->n_tokens);
+        if ((size_t)c->n_docs + 2 > dcap) {
+            dcap = dcap ? dcap * 2 : 64;
+            int64_t *nd = realloc(c->doc_start, dcap * sizeof(int64_t));
+            if (!nd) {
+                free(buf);
+                s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+                break;
+            }
+            c->doc_start = nd;
+        }
+        memcpy(c->text + c->n_bytes, buf, len);
+        c->doc_start[c->n_docs++] = c->n_bytes;
         c->n_bytes += (int64_t)len;
-        c->n_docs++;
+        c->doc_start[c->n_docs] = c->n_bytes;
         free(buf);
     }
     char msg[600] = "";
@@ -174,9 +183,9 @@ loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *t
         snprintf(msg, sizeof msg, "skipped %d binary file%s: %s%s", c->n_skipped, c->n_skipped > 1 ? "s" : "", skipped,
                  skipped_len >= 300 ? ", ..." : "");
     /* with nothing left to train on, the skipped files go into the one error line instead */
-    if (!s && c->n_skipped && c->n_tokens > 0 && warn) warn(ud, msg);
+    if (!s && c->n_skipped && c->n_bytes > 0 && warn) warn(ud, msg);
     free_walk(&w);
-    if (!s && c->n_tokens == 0)
+    if (!s && c->n_bytes == 0)
         s = is_dir ? lm_fail(err, LOOM_ERR_DATA, "folder '%s' has no text files to train on (%s; add .txt or other text files)",
                              path, c->n_skipped ? msg : "only empty files")
                    : lm_fail(err, LOOM_ERR_DATA, "training data '%s' is empty (give a file with text in it)", path);
@@ -184,7 +193,35 @@ loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *t
     return s;
 }
 
+loom_status lm_corpus_tokenize(lm_corpus *c, const lm_tokenizer *tok, lm_error *err) {
+    free(c->tokens);
+    c->tokens = NULL;
+    c->n_tokens = 0;
+    size_t cap = (size_t)c->n_docs;
+    for (int d = 0; d < c->n_docs; d++)
+        cap += lm_tokenizer_max_tokens(tok, (size_t)(c->doc_start[d + 1] - c->doc_start[d]));
+    c->tokens = malloc((cap ? cap : 1) * sizeof(int32_t));
+    if (!c->tokens) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory tokenizing the corpus (%zu tokens)", cap);
+    for (int d = 0; d < c->n_docs; d++) {
+        if (d > 0 && tok->eot >= 0) c->tokens[c->n_tokens++] = tok->eot; /* document boundary */
+        c->n_tokens += (int64_t)lm_tokenizer_encode(tok, c->text + c->doc_start[d],
+                                                    (size_t)(c->doc_start[d + 1] - c->doc_start[d]),
+                                                    c->tokens + c->n_tokens);
+    }
+    return LOOM_OK;
+}
+
+loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *tok, lm_warn_fn warn, void *ud,
+                           lm_error *err) {
+    loom_status s = lm_corpus_read(c, path, warn, ud, err);
+    if (!s) s = lm_corpus_tokenize(c, tok, err);
+    if (s) lm_corpus_free(c);
+    return s;
+}
+
 void lm_corpus_free(lm_corpus *c) {
     free(c->tokens);
+    free(c->text);
+    free(c->doc_start);
     memset(c, 0, sizeof *c);
 }

@@ -6,5 +6,6 @@
 int lm_cmd_train(int argc, char **argv);
 int lm_cmd_generate(int argc, char **argv);
 int lm_cmd_score(int argc, char **argv);
+int lm_cmd_tokenizer(int argc, char **argv);
 
 #endif

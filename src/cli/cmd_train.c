@@ -11,6 +11,10 @@
 static const lm_opt OPTS[] = {
     {"data", 0, OPT_STR, O(data), 0, 0, 0, 0, NULL, "PATH   text file or folder of text files (required)"},
     {"out", 0, OPT_STR, O(out), 0, 0, 0, 0, NULL, "DIR     where model.gguf, checkpoint.bin, metrics.jsonl, loss.png go (required)"},
+    {"tokenizer", 0, OPT_CHOICE, O(tokenizer), 0, 0, 0, 0, "byte|bpe", "KIND byte (256 bytes + <|endoftext|>) or bpe, trained on the corpus [byte]"},
+    {"vocab-size", 0, OPT_INT, O(vocab_size), 0, 0, 1e9, 0, NULL, "N  BPE: tokens, specials included (260..1048576) [4096]"},
+    {"tokenizer-file", 0, OPT_STR, O(tokenizer_file), 0, 0, 0, 0, NULL, "FILE use this loom tokenizer (loom tokenizer train) [train one]"},
+    {"bpe-pattern", 0, OPT_CHOICE, O(bpe_gpt2_pattern), 0, 0, 0, 0, "gpt4|gpt2", "PAT BPE pre-split regex [gpt4]"},
     {"layers", 0, OPT_INT, O(model.layers), LM_SET_LAYERS, 1, 1024, 0, NULL, "N    transformer blocks (default: sized to the corpus, 4 for < 3M tokens)"},
     {"heads", 0, OPT_INT, O(model.heads), LM_SET_HEADS, 1, 4096, 0, NULL, "N     attention heads (default 4)"},
     {"kv-heads", 0, OPT_INT, O(model.kv_heads), LM_SET_KV_HEADS, 1, 4096, 0, NULL, "N  key/value heads; fewer than --heads is grouped-query attention (default: = heads)"},

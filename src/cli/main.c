@@ -15,6 +15,7 @@ static void usage(FILE *f) {
             "  train      train a transformer on a text file or a folder of text files\n"
             "  generate   continue a prompt with a model, token by token\n"
             "  score      a model's loss, perplexity and bits per byte on a text, and its surprises\n"
+            "  tokenizer  train, inspect and use BPE tokenizers (train, encode, decode, stats)\n"
             "  version    print the version\n"
             "\n"
             "Run 'loom COMMAND --help' for the flags of a command.\n",
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return lm_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate")) return lm_cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "score")) return lm_cmd_score(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenizer")) return lm_cmd_tokenizer(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("loom %s\n", loom_version());
         return 0;

@@ -68,7 +68,7 @@ loom_status lm_bpe_save(const lm_bpe *b, const char *path, lm_error *err) {
     int32_t *mr = malloc((size_t)(n_merges > 0 ? n_merges : 1) * sizeof *mr);
     if (!ml || !mr || n_merges < 0) w.failed = 1;
     if (!w.failed) {
-        lm_bpe_merges(b, ml, mr);
+        if (n_merges) lm_bpe_merges(b, ml, mr);
         put_u32(&w, (uint32_t)n_merges);
         for (int r = 0; r < n_merges; r++) {
             put_u32(&w, (uint32_t)ml[r]);

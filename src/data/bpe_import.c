@@ -427,8 +427,8 @@ static loom_status parse_compact_ranks(vocab_build *v, const char *s, size_t n, 
                         r = r * 10 + (s[k] - '0');
                     }
                     if (r < 0 || r > MAX_TOKEN_ID)
-                        st = lm_fail(err, LOOM_ERR_FORMAT, "bpe_ranks line %zu: the first rank is not a number",
-                                     line);
+                        st = lm_fail(err, LOOM_ERR_FORMAT, "%s: bpe_ranks line %zu: the first rank is not a number",
+                                     name, line);
                     next_rank = r;
                 } else {
                     long dl = b64_decode(s + w, we - w, v->arena + v->arena_used);
@@ -519,7 +519,9 @@ static loom_status parse_json(const char *s, size_t n, const char *name, json_ob
     enum json_tokener_error je = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
     loom_status st = LOOM_OK;
-    if (!o || je != json_tokener_success) {
+    if (!o && je == json_tokener_success) {
+        st = lm_fail(err, LOOM_ERR_FORMAT, "%s: the JSON value is null (want an object)", name);
+    } else if (!o || je != json_tokener_success) {
         /* report the line of the error */
         size_t at = end < n ? end : n, line = 1;
         for (size_t i = 0; i < at; i++) line += c[i] == '\n';

@@ -1,5 +1,7 @@
 #include "data/tokenizer.h"
 
+#include "data/bpe.h"
+
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +40,7 @@ oom:
 }
 
 void lm_tokenizer_free(lm_tokenizer *t) {
+    if (t->bpe) lm_bpe_free(t->bpe);
     if (t->piece)
         for (int i = 0; i < t->n_vocab; i++) free(t->piece[i]);
     free(t->piece);
@@ -49,8 +52,43 @@ void lm_tokenizer_free(lm_tokenizer *t) {
 size_t lm_tokenizer_max_tokens(const lm_tokenizer *t, size_t n) { return n; }
 
 size_t lm_tokenizer_encode(const lm_tokenizer *t, const uint8_t *s, size_t n, int32_t *out) {
+    if (t->kind == LM_TOK_BPE) {
+        /* BPE never yields more ids than bytes, so out (sized by lm_tokenizer_max_tokens) is enough */
+        size_t cap = n ? n : 1;
+        int64_t k = lm_bpe_encode(t->bpe, s, n, 0, &out, &cap);
+        return k < 0 ? 0 : (size_t)k;
+    }
     for (size_t i = 0; i < n; i++) out[i] = s[i];
     return n;
+}
+
+loom_status lm_tokenizer_from_bpe(lm_tokenizer *t, struct lm_bpe *bpe, lm_error *err) {
+    memset(t, 0, sizeof *t);
+    int n = lm_bpe_vocab_size(bpe);
+    t->kind = LM_TOK_BPE;
+    t->n_vocab = n;
+    t->eot = lm_bpe_special_id(bpe, "<|endoftext|>");
+    t->piece = calloc((size_t)n, sizeof(char *));
+    t->piece_len = calloc((size_t)n, sizeof(int));
+    t->type = calloc((size_t)n, sizeof(int));
+    if (!t->piece || !t->piece_len || !t->type) goto oom;
+    for (int i = 0; i < n; i++) {
+        size_t len = 0;
+        const uint8_t *b = lm_bpe_token(bpe, i, &len);
+        t->piece[i] = malloc(len + 1);
+        if (!t->piece[i]) goto oom;
+        if (b) memcpy(t->piece[i], b, len);
+        t->piece[i][len] = 0;
+        t->piece_len[i] = (int)len;
+        /* ids with no token (gaps before the special ids) are unused */
+        t->type[i] = !b ? 5 /* unused */ : lm_bpe_is_special(bpe, i) ? LM_TOKTYPE_CONTROL : LM_TOKTYPE_NORMAL;
+    }
+    t->bpe = bpe;
+    return LOOM_OK;
+oom:
+    lm_tokenizer_free(t);
+    lm_bpe_free(bpe);
+    return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
 }
 
 int lm_gpt2_byte_to_cp(int b) {
@@ -144,10 +182,10 @@ oom:
 }
 
 loom_status lm_encode_text(const lm_tokenizer *tok, const char *text, size_t len, int32_t **ids, int *n, lm_error *err) {
-    if (tok->kind != LM_TOK_BYTE)
+    if (tok->kind != LM_TOK_BYTE && tok->kind != LM_TOK_BPE)
         return lm_fail(err, LOOM_ERR_ARG,
-                       "this model's sub-word vocabulary (%d tokens) cannot encode prompts yet; loom encodes "
-                       "byte-level vocabularies",
+                       "this model's vocabulary (%d tokens, SentencePiece) cannot encode prompts yet; loom encodes "
+                       "byte-level and BPE vocabularies",
                        tok->n_vocab);
     if (len > (size_t)1 << 30) return lm_fail(err, LOOM_ERR_ARG, "the text is too long (%zu bytes)", len);
     *ids = malloc((lm_tokenizer_max_tokens(tok, len) + 1) * sizeof(int32_t));

@@ -14,8 +14,11 @@
 
 typedef enum lm_tok_kind {
     LM_TOK_BYTE = 1,   /* ids 0..255 are the bytes themselves */
-    LM_TOK_OTHER = 2,  /* a vocabulary loom can decode but not yet encode (sub-word BPE/SPM) */
+    LM_TOK_OTHER = 2,  /* a vocabulary loom can decode but not encode (SentencePiece) */
+    LM_TOK_BPE = 3,    /* byte-level BPE (src/data/bpe.h) */
 } lm_tok_kind;
+
+struct lm_bpe;
 
 /* GGUF token types (llama.cpp's llama_token_type). */
 enum { LM_TOKTYPE_NORMAL = 1, LM_TOKTYPE_CONTROL = 3, LM_TOKTYPE_BYTE = 6 };
@@ -27,11 +30,16 @@ typedef struct lm_tokenizer {
     char **piece;        /* id -> bytes (NUL-terminated copy; piece_len holds the real length) */
     int *piece_len;
     int *type;           /* LM_TOKTYPE_* */
+    struct lm_bpe *bpe;  /* LM_TOK_BPE: the encoder (owned) */
 } lm_tokenizer;
 
 /* The byte-level tokenizer: ids 0..255 are bytes, 256 is <|endoftext|>. */
 loom_status lm_tokenizer_byte(lm_tokenizer *t, lm_error *err);
 void lm_tokenizer_free(lm_tokenizer *t);
+
+/* Wraps a BPE tokenizer (taking ownership of bpe): pieces and types from its vocabulary,
+ * <|endoftext|> as eot when it has one. */
+loom_status lm_tokenizer_from_bpe(lm_tokenizer *t, struct lm_bpe *bpe, lm_error *err);
 
 /* Encodes text into a malloc'ed array (*ids, *n); fails with a clear message for vocabularies
  * loom cannot encode yet. */

@@ -4,7 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/bpe.h"
 #include "formats/gguf.h"
+
+/* "left right" merge strings in the vocabulary's GGUF spelling. */
+static void lm_gguf_merges_fill(const struct lm_bpe *b, int32_t *l, int32_t *r, int nm, const char *const *text, char **ms) {
+    lm_bpe_merges(b, l, r);
+    for (int i = 0; i < nm; i++) {
+        size_t a = strlen(text[l[i]]), c = strlen(text[r[i]]);
+        ms[i] = malloc(a + c + 2);
+        if (!ms[i]) return;
+        memcpy(ms[i], text[l[i]], a);
+        ms[i][a] = ' ';
+        memcpy(ms[i] + a + 1, text[r[i]], c + 1);
+    }
+}
 
 static int utf8_put(char *out, int cp) {
     if (cp < 0x80) {
@@ -73,18 +87,47 @@ loom_status lm_llama_save_gguf(const char *path, const lm_llama *m, const lm_tok
         goto done;
     }
     lm_gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
-    lm_gguf_set_str(w, "tokenizer.ggml.pre", "gpt-2");
     lm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)text, (size_t)tok->n_vocab);
     lm_gguf_set_arr_i32(w, "tokenizer.ggml.token_type", types, (size_t)tok->n_vocab);
-    /* llama.cpp requires a non-empty merge list for "gpt2"; a byte-level vocabulary has no
-     * merges, so one that can never fire ("ab" and "cd" are not tokens) stands in. */
-    const char *merges[1] = {"ab cd"};
-    lm_gguf_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+    if (tok->kind == LM_TOK_BPE) {
+        /* llama.cpp applies the pre-split regex it knows by name: "gpt-2" for GPT-2's pattern,
+         * "llama-bpe" for the GPT-4 (cl100k) one that loom uses by default */
+        const char *pat = lm_bpe_pattern(tok->bpe), *pre = NULL;
+        if (!strcmp(pat, LM_BPE_PATTERN_GPT2)) pre = "gpt-2";
+        else if (!strcmp(pat, LM_BPE_PATTERN_GPT4)) pre = "llama-bpe";
+        if (!pre) {
+            s = lm_fail(err, LOOM_ERR_ARG, "the tokenizer's pre-split pattern has no llama.cpp name (use the GPT-4 or GPT-2 pattern)");
+            goto done;
+        }
+        lm_gguf_set_str(w, "tokenizer.ggml.pre", pre);
+        int nm = lm_bpe_merges(tok->bpe, NULL, NULL);
+        int32_t *l = malloc((size_t)(nm ? nm : 1) * sizeof(int32_t)), *r = malloc((size_t)(nm ? nm : 1) * sizeof(int32_t));
+        char **ms = calloc((size_t)(nm ? nm : 1), sizeof(char *));
+        int okm = l && r && ms;
+        if (okm) lm_gguf_merges_fill(tok->bpe, l, r, nm, (const char *const *)text, ms);
+        for (int i = 0; okm && i < nm; i++) okm = ms[i] != NULL;
+        if (okm) lm_gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)ms, (size_t)nm);
+        for (int i = 0; ms && i < nm; i++) free(ms[i]);
+        free(ms);
+        free(l);
+        free(r);
+        if (!okm) {
+            s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        lm_gguf_set_str(w, "loom.tokenizer.kind", "bpe");
+    } else {
+        lm_gguf_set_str(w, "tokenizer.ggml.pre", "gpt-2");
+        /* llama.cpp requires a non-empty merge list for "gpt2"; a byte-level vocabulary has no
+         * merges, so one that can never fire ("ab" and "cd" are not tokens) stands in. */
+        const char *merges[1] = {"ab cd"};
+        lm_gguf_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+        lm_gguf_set_str(w, "loom.tokenizer.kind", "byte");
+    }
     lm_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tok->eot);
     lm_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tok->eot);
     lm_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 0);
     lm_gguf_set_bool(w, "tokenizer.ggml.add_eos_token", 0);
-    lm_gguf_set_str(w, "loom.tokenizer.kind", "byte");
 
     for (int i = 0; i < m->n_views; i++) {
         const lm_param_view *v = &m->views[i];
@@ -162,6 +205,103 @@ static loom_status read_tensor(const char *path, const lm_gguf *g, const lm_para
 static int get_u32_or(const lm_gguf *g, const char *key, uint32_t dflt, uint32_t *out) {
     if (lm_gguf_find_key(g, key) < 0) return *out = dflt, 0;
     return lm_gguf_get_u32(g, key, out);
+}
+
+typedef struct text_id {
+    const char *s;
+    size_t n;
+    int32_t id;
+} text_id;
+
+static int cmp_text(const void *a, const void *b) {
+    const text_id *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->s, y->s, n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* A "gpt2" vocabulary with real merges becomes a BPE encoder (llama.cpp's semantics: pair merges
+ * by rank, after the pre-split that tokenizer.ggml.pre names). */
+static loom_status attach_bpe(const char *path, const lm_gguf *g, lm_tokenizer *tok, const char **text, const size_t *len,
+                              lm_error *err) {
+    const char *pre = lm_gguf_get_str(g, "tokenizer.ggml.pre");
+    const char *pattern = NULL;
+    if (!pre || !strcmp(pre, "gpt-2") || !strcmp(pre, "default")) pattern = LM_BPE_PATTERN_GPT2;
+    else if (!strcmp(pre, "llama-bpe") || !strcmp(pre, "llama3") || !strcmp(pre, "dbrx") || !strcmp(pre, "smaug-bpe"))
+        pattern = LM_BPE_PATTERN_GPT4;
+    else
+        return lm_fail(err, LOOM_ERR_FORMAT, "'%s': tokenizer pre-split '%s' is not supported (loom knows gpt-2 and llama-bpe)",
+                       path, pre);
+    int n = tok->n_vocab;
+    int64_t nm = lm_gguf_arr_len(g, "tokenizer.ggml.merges");
+    if (nm < 1 || lm_gguf_arr_type(g, "tokenizer.ggml.merges") != LM_GGUF_TYPE_STRING) return LOOM_OK; /* decode only */
+    text_id *sorted = malloc((size_t)n * sizeof *sorted);
+    int32_t *ml = malloc((size_t)nm * sizeof(int32_t)), *mr = malloc((size_t)nm * sizeof(int32_t));
+    const uint8_t **tb = malloc((size_t)n * sizeof *tb);
+    size_t *tl = malloc((size_t)n * sizeof *tl);
+    const char **sp = malloc((size_t)n * sizeof *sp);
+    int32_t *sid = malloc((size_t)n * sizeof *sid);
+    int nsp = 0, nord = 0;
+    loom_status s = LOOM_OK;
+    if (!sorted || !ml || !mr || !tb || !tl || !sp || !sid) {
+        s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) sorted[i] = (text_id){text[i], len[i], i};
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_text);
+    int64_t kept = 0;
+    for (int64_t k = 0; k < nm; k++) {
+        size_t ln;
+        const char *m = lm_gguf_arr_str(g, "tokenizer.ggml.merges", k, &ln);
+        const char *sp1 = m ? memchr(m, ' ', ln) : NULL;
+        if (!sp1) {
+            s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': merge %lld is not two tokens separated by a space", path, (long long)k);
+            goto out;
+        }
+        text_id a = {m, (size_t)(sp1 - m), 0}, b = {sp1 + 1, ln - (size_t)(sp1 - m) - 1, 0};
+        text_id *fa = bsearch(&a, sorted, (size_t)n, sizeof *sorted, cmp_text);
+        text_id *fb = bsearch(&b, sorted, (size_t)n, sizeof *sorted, cmp_text);
+        if (!fa || !fb) continue; /* refers to no token (e.g. loom's stand-in "ab cd"): never fires */
+        ml[kept] = fa->id;
+        mr[kept] = fb->id;
+        kept++;
+    }
+    if (!kept) goto out; /* no usable merges: decode only */
+    /* ordinary tokens keep their ids; control tokens become specials */
+    for (int i = 0; i < n; i++) {
+        if (tok->type[i] == LM_TOKTYPE_CONTROL || tok->type[i] == 4) {
+            sp[nsp] = tok->piece[i];
+            sid[nsp++] = i;
+            tb[i] = NULL;
+            tl[i] = 0;
+        } else {
+            tb[i] = (const uint8_t *)tok->piece[i];
+            tl[i] = (size_t)tok->piece_len[i];
+            nord = i + 1;
+        }
+    }
+    lm_bpe_vocab v = {.n_tokens = nord, .tok = tb, .len = tl, .mode = LM_BPE_MERGES, .n_merges = (int)kept,
+                      .merge_left = ml, .merge_right = mr, .pattern = pattern, .n_special = nsp, .special = sp,
+                      .special_id = sid};
+    lm_bpe *b;
+    if ((s = lm_bpe_create(&b, &v, err))) {
+        s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': its BPE vocabulary is unusable: %s", path, err->msg);
+        goto out;
+    }
+    lm_tokenizer t2;
+    if ((s = lm_tokenizer_from_bpe(&t2, b, err))) goto out;
+    t2.eot = tok->eot;
+    lm_tokenizer_free(tok);
+    *tok = t2;
+out:
+    free(sorted);
+    free(ml);
+    free(mr);
+    free(tb);
+    free(tl);
+    free(sp);
+    free(sid);
+    return s;
 }
 
 loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok, lm_error *err) {
@@ -246,6 +386,7 @@ loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok,
         if (len[i] == 13 && !memcmp(text[i], "<|endoftext|>", 13)) eot = (int)i;
     if (eot < 0 && eos < (uint32_t)nt) eot = (int)eos;
     s = lm_tokenizer_from_vocab(tok, tmodel, text, len, types, (int)nt, eot, err);
+    if (!s && tok->kind == LM_TOK_OTHER && !strcmp(tmodel, "gpt2")) s = attach_bpe(path, g, tok, text, len, err);
     free(text);
     free(len);
 done:

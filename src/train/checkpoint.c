@@ -16,7 +16,7 @@ typedef struct field {
     int size; /* 4 or 8 bytes */
 } field;
 
-#define N_FIELDS 37
+#define N_FIELDS 40
 
 static int header_fields(field *f, lm_train_opts *o, lm_llama_config *c, lm_ckpt_state *st, uint64_t *n_params) {
     int k = 0;
@@ -26,6 +26,7 @@ static int header_fields(field *f, lm_train_opts *o, lm_llama_config *c, lm_ckpt
     F4(c->tied); F4(c->norm_eps); F4(c->rope_theta);
     F4(o->val_frac); F4(o->batch); F4(o->grad_accum); F8(o->steps); F4(o->lr); F4(o->min_lr); F8(o->warmup);
     F4(o->weight_decay); F4(o->beta1); F4(o->beta2); F4(o->eps); F4(o->clip); F8(o->seed);
+    F4(o->tokenizer); F4(o->vocab_size); F4(o->bpe_gpt2_pattern);
     F8(o->eval_every); F4(o->eval_iters); F8(o->save_every); F8(o->log_every); F4(o->threads);
     F8(st->step); F8(st->data_rng.s[0]); F8(st->data_rng.s[1]); F8(st->data_rng.s[2]); F8(st->data_rng.s[3]);
     F8(st->tokens_seen); F8(st->elapsed_s); F8(*n_params);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/bpe.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "formats/llama_gguf.h"
@@ -25,6 +26,7 @@
 void lm_train_defaults(lm_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->val_frac = 0.1f;
+    o->vocab_size = 4096;
     o->model = (lm_llama_config){.vocab = 0, .dim = 128, .layers = 4, .heads = 4, .kv_heads = 4, .ffn_dim = 344,
                                  .context = 64, .tied = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
     o->batch = 12;
@@ -207,6 +209,52 @@ static void remove_stale_tmp(const char *dir) {
 
 static void warn_stderr(void *ud, const char *msg) { fprintf(stderr, "loom: warning: %s\n", msg); }
 
+/* The byte tokenizer, or a BPE one: given (--tokenizer-file), reused from the run folder (same
+ * vocabulary size: a resumed run must see the same ids), or trained on the training part of the
+ * corpus and saved there as tokenizer.bin. */
+static loom_status setup_tokenizer(lm_train_opts *o, const lm_corpus *c, lm_tokenizer *tok, lm_error *err) {
+    if (o->tokenizer != LM_TRAIN_TOK_BPE) return lm_tokenizer_byte(tok, err);
+    loom_status s;
+    lm_bpe *b = NULL;
+    char *saved = lm_path_join(o->out, "tokenizer.bin");
+    if (!saved) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    if (o->tokenizer_file) {
+        s = lm_bpe_load(o->tokenizer_file, &b, err);
+        /* a copy in the run folder is what --resume will reuse */
+        if (!s) s = lm_mkdirs(o->out, err);
+        if (!s) s = lm_bpe_save(b, saved, err);
+        if (!s) o->vocab_size = lm_bpe_vocab_size(b);
+        if (!s && !o->quiet) fprintf(stderr, "loom: tokenizer %s (%d tokens)\n", o->tokenizer_file, o->vocab_size);
+    } else if (access(saved, F_OK) == 0 && lm_bpe_load(saved, &b, NULL) == LOOM_OK &&
+               lm_bpe_vocab_size(b) == o->vocab_size) {
+        s = LOOM_OK;
+        if (!o->quiet) fprintf(stderr, "loom: reusing the tokenizer in %s (%d tokens)\n", saved, o->vocab_size);
+    } else {
+        if (b) lm_bpe_free(b);
+        b = NULL;
+        static const char *const specials[] = {"<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"};
+        lm_bpe_train_opts bo = {.vocab_size = o->vocab_size,
+                                .pattern = o->bpe_gpt2_pattern ? LM_BPE_PATTERN_GPT2 : LM_BPE_PATTERN_GPT4,
+                                .n_special = 4, .special = specials,
+                                .threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                                .verbose = !o->quiet};
+        /* learn from the training part only: the held-out text stays unseen */
+        size_t n = (size_t)((double)c->n_bytes * (1.0 - o->val_frac));
+        double t0 = lm_now();
+        if (!o->quiet) fprintf(stderr, "loom: training a %d-token BPE tokenizer on %zu bytes\n", o->vocab_size, n);
+        s = lm_bpe_train(&b, c->text, n, &bo, err);
+        if (!s) s = lm_mkdirs(o->out, err);
+        if (!s) s = lm_bpe_save(b, saved, err);
+        if (!s && !o->quiet) fprintf(stderr, "loom: tokenizer trained in %.1fs, saved as %s\n", lm_now() - t0, saved);
+    }
+    free(saved);
+    if (s) {
+        if (b) lm_bpe_free(b);
+        return s;
+    }
+    return lm_tokenizer_from_bpe(tok, b, err);
+}
+
 static loom_status save_all(const char *dir, const lm_train_opts *o, const lm_llama *m, const lm_adamw *opt,
                             const lm_ckpt_state *st, const lm_tokenizer *tok, lm_error *err) {
     char *ck = lm_path_join(dir, "checkpoint.bin"), *mg = lm_path_join(dir, "model.gguf");
@@ -255,6 +303,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     if (o.resume) {
         /* The checkpoint's settings win; only what changes no result may be set again. */
         lm_train_opts saved;
+        lm_train_defaults(&saved); /* fields the checkpoint does not hold (paths) start clean */
         lm_llama_config cfg;
         if (access(ckpt_path, F_OK) != 0) {
             s = lm_fail(err, LOOM_ERR_IO, "nothing to resume: '%s' does not exist (run without --resume first)",
@@ -293,12 +342,18 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         if (set & LM_SET_THREADS) o.threads = threads;
     }
 
-    if ((s = lm_tokenizer_byte(&tok, err))) goto done;
-    if ((s = lm_corpus_load(&corpus, o.data, &tok, warn_stderr, NULL, err))) goto done;
     if (!(o.val_frac >= 0.0f && o.val_frac < 0.9f)) {
         s = lm_fail(err, LOOM_ERR_ARG, "--val-split %g must be in [0, 0.9)", o.val_frac);
         goto done;
     }
+    if ((s = lm_corpus_read(&corpus, o.data, warn_stderr, NULL, err))) goto done;
+    if (o.tokenizer == LM_TRAIN_TOK_BPE && (o.vocab_size < 260 || o.vocab_size > (1 << 20))) {
+        s = lm_fail(err, LOOM_ERR_ARG, "--vocab-size %d is out of range (260..1048576: 256 bytes, 4 special tokens, merges)",
+                    o.vocab_size);
+        goto done;
+    }
+    if ((s = setup_tokenizer(&o, &corpus, &tok, err))) goto done;
+    if ((s = lm_corpus_tokenize(&corpus, &tok, err))) goto done;
     int64_t n_val = (int64_t)((double)corpus.n_tokens * o.val_frac);
     int64_t n_train = corpus.n_tokens - n_val;
     if (!o.resume) size_to_corpus(&o, set, n_train, ncpu);

@@ -16,6 +16,11 @@ typedef struct lm_train_opts {
     const char *data;
     const char *out;
     float val_frac;     /* the last val_frac of the token stream is held out */
+    /* tokenizer */
+    int tokenizer;       /* LM_TRAIN_TOK_BYTE or LM_TRAIN_TOK_BPE */
+    int vocab_size;      /* BPE: tokens to learn, specials included */
+    const char *tokenizer_file; /* BPE: use this loom tokenizer file instead of training one */
+    int bpe_gpt2_pattern; /* BPE: GPT-2's pre-split pattern instead of GPT-4's */
     /* model (vocab is set from the tokenizer) */
     lm_llama_config model;
     /* optimisation */
@@ -37,6 +42,8 @@ typedef struct lm_train_opts {
     int progress;       /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
     int quiet;
 } lm_train_opts;
+
+enum { LM_TRAIN_TOK_BYTE = 0, LM_TRAIN_TOK_BPE = 1 };
 
 /* Fills opts with the defaults (model sizes are chosen from the corpus by lm_train). */
 void lm_train_defaults(lm_train_opts *o);

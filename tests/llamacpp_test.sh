@@ -63,5 +63,33 @@ for k, rec in enumerate(loom):
 print(f"# max |log p(loom) - log p(llama.cpp)| = {worst:.2e} over {len(loom)} tokens")
 sys.exit(0 if worst <= 1e-3 else 1)
 PY
+# --- a model with a loom-trained BPE tokenizer: llama.cpp must tokenize exactly as loom does
+"$loom" train --data "$work/corpus.txt" --out "$work/bpe" --tokenizer bpe --vocab-size 400 --layers 1 --heads 2 \
+  --dim 32 --context 32 --batch 8 --steps 60 --threads 2 --quiet || bad "loom train --tokenizer bpe"
+bmodel="$work/bpe/model.gguf"
+cat > "$work/texts.txt" <<'TXT'
+The cat sat on the mat number 12345. The dog ran!
+  indented    with   runs of spaces	and tabs
+A bird's song isn't what we'd call "quiet" -- it's LOUD.
+naïve café 東京 🎉👍🏽 mixed: 3.14159, x=y+z; <|endoftext|> stays text
+TXT
+nlines=0; same=0
+while IFS= read -r line; do
+  nlines=$((nlines + 1))
+  l=$(printf '%s' "$line" | "$loom" tokenizer encode -k "$bmodel" | tr ' ' ',')
+  r=$(node "$here/llamacpp/llama.mjs" tokenize --model "$bmodel" --text "$line" | tr -d '[] \n')
+  if [ "$l" = "$r" ]; then same=$((same + 1)); else echo "# differs on: $line"; echo "#   loom  [$l]"; echo "#   llama [$r]"; fi
+done < "$work/texts.txt"
+[ $same -eq $nlines ] && ok "llama.cpp tokenizes like loom with a loom BPE tokenizer ($same/$nlines texts)" \
+  || bad "BPE tokenization differs on $((nlines - same)) of $nlines texts"
+bp=$(printf 'The dog' | "$loom" tokenizer encode -k "$bmodel" | tr ' ' ',')
+lg=$("$loom" generate -m "$bmodel" -p "The dog" -n 20 --temperature 0 --format jsonl --top 0 -t 2 |
+  /usr/bin/python3 -c 'import json,sys; print(",".join(str(json.loads(l)["id"]) for l in sys.stdin))')
+ll=$(node "$here/llamacpp/llama.mjs" greedy --model "$bmodel" --ids "$bp" -n 20 --threads 2 --stop-eog |
+  /usr/bin/python3 -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["ids"])))')
+eot=$(printf '<|endoftext|>' | "$loom" tokenizer encode -k "$bmodel" --special)
+ll=${ll%,$eot}
+[ -n "$lg" ] && [ "$lg" = "$ll" ] && ok "BPE model: greedy continuation identical" || bad "BPE greedy: loom [$lg] llama.cpp [$ll]"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -413,45 +413,69 @@ static void test_split_fast_path(void **state) {
     }
 }
 
-/* The cut rule: wherever lm_bpe_cuts may cut (a newline between printable ASCII characters),
- * the split of the whole is the split of the two parts. Checked at every such point. */
+/* The cut rule: at every cut lm_bpe_cuts offers (asked for as many parts as there are bytes,
+ * so that it offers all it finds), the split of the whole is the split of the two parts, and
+ * with special tokens allowed (two of them span a newline) so is the encoding. */
 static void test_cut_rule(void **state) {
     (void)state;
     static const char *const alphabet[] = {"a", "b", "1", " ", " ", "\n", "\n", "\r", "\t", "!", "'", "s", "é",
-                                           "\u3000", "x", ";"};
+                                           "\u3000", "x", ";", "<"};
     const char *pats[] = {LM_BPE_PATTERN_GPT4, LM_BPE_PATTERN_GPT2};
+    const char *sp[] = {";\nx", "\n<"};
+    int32_t sid[] = {256, 257};
     uint64_t r = 7;
     for (int p = 0; p < 2; p++) {
-        lm_bpe *b = bytes_only(pats[p]);
-        size_t *e = NULL, *e1 = NULL, *e2 = NULL, c = 0, c1 = 0, c2 = 0;
+        vb v;
+        vb_init(&v, 0);
+        lm_bpe_vocab voc = {.n_tokens = 256, .tok = v.tok, .len = v.len, .mode = LM_BPE_MERGES, .pattern = pats[p],
+                            .n_special = 2, .special = sp, .special_id = sid};
+        lm_bpe *b = make(&voc);
+        size_t *e = NULL, *e1 = NULL, *e2 = NULL, c = 0, c1 = 0, c2 = 0, cuts[256];
+        int32_t *i0 = NULL, *i1 = NULL, *i2 = NULL;
+        size_t d0 = 0, d1 = 0, d2 = 0;
         char s[256];
         int checked = 0;
-        for (int it = 0; it < 3000; it++) {
+        for (int it = 0; it < 4000; it++) {
             size_t n = 0;
-            int len = (int)(rng_next(&r) % 30);
+            int len = (int)(rng_next(&r) % 40);
             for (int k = 0; k < len; k++) {
                 const char *a = alphabet[rng_next(&r) % (sizeof alphabet / sizeof *alphabet)];
                 memcpy(s + n, a, strlen(a));
                 n += strlen(a);
             }
-            for (size_t q = 2; q < n; q++) {
-                if (s[q - 1] != '\n' || s[q] <= ' ' || s[q] >= 0x7f || s[q - 2] <= ' ' || s[q - 2] >= 0x7f) continue;
-                int64_t k = lm_bpe_split(b, (uint8_t *)s, n, &e, &c);
-                int64_t k1 = lm_bpe_split(b, (uint8_t *)s, q, &e1, &c1);
-                int64_t k2 = lm_bpe_split(b, (uint8_t *)s + q, n - q, &e2, &c2);
-                int ok = k == k1 + k2 && memcmp(e, e1, (size_t)k1 * sizeof *e) == 0;
-                for (int64_t i = 0; ok && i < k2; i++) ok = e[k1 + i] == e2[i] + q;
+            int allow = it & 1;
+            int nc = lm_bpe_cuts(b, (uint8_t *)s, n, allow, (int)n, cuts);
+            int64_t k = lm_bpe_split(b, (uint8_t *)s, n, &e, &c);
+            int64_t m = lm_bpe_encode(b, (uint8_t *)s, n, allow, &i0, &d0);
+            for (int ci = 0; ci < nc; ci++) {
+                size_t q = cuts[ci];
+                assert_true(q > 0 && q < n && (ci == 0 || q > cuts[ci - 1]));
+                int ok = 1;
+                if (!allow) {
+                    int64_t k1 = lm_bpe_split(b, (uint8_t *)s, q, &e1, &c1);
+                    int64_t k2 = lm_bpe_split(b, (uint8_t *)s + q, n - q, &e2, &c2);
+                    ok = k == k1 + k2 && memcmp(e, e1, (size_t)k1 * sizeof *e) == 0;
+                    for (int64_t i = 0; ok && i < k2; i++) ok = e[k1 + i] == e2[i] + q;
+                } else {
+                    int64_t m1 = lm_bpe_encode(b, (uint8_t *)s, q, 1, &i1, &d1);
+                    int64_t m2 = lm_bpe_encode(b, (uint8_t *)s + q, n - q, 1, &i2, &d2);
+                    ok = m == m1 + m2 && memcmp(i0, i1, (size_t)m1 * 4) == 0 &&
+                         memcmp(i0 + m1, i2, (size_t)m2 * 4) == 0;
+                }
                 if (!ok) {
-                    fprintf(stderr, "pattern %d: cut at %zu changes the split of \"%.*s\"\n", p, q, (int)n, s);
+                    fprintf(stderr, "pattern %d: cut at %zu changes \"%.*s\"\n", p, q, (int)n, s);
                     fail();
                 }
                 checked++;
             }
         }
-        assert_true(checked > 100);
+        assert_true(checked > 200);
         free(e);
         free(e1);
         free(e2);
+        free(i0);
+        free(i1);
+        free(i2);
         lm_bpe_free(b);
     }
 }

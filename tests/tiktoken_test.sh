@@ -94,7 +94,7 @@ for enc in $ENCODINGS; do
         shift
         "$BIN" compare "$@" >"$W/cmp.out" 2>&1
         local rc=$?
-        sed 's/^ok - /  ok - /; s/^not ok - /  not ok - /' "$W/cmp.out" | grep -v 'passed, .* failed$'
+        sed 's/^ok - /  ok - /; s/^not ok - /  not ok - /' "$W/cmp.out" | grep -av 'passed, .* failed$'
         if [ $rc -eq 0 ] && ! grep -q '^not ok' "$W/cmp.out" && grep -q '^ok' "$W/cmp.out"; then
             ok "$name"
         else

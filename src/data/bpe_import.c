@@ -985,12 +985,13 @@ static loom_status hf_from_json(json_object *root, const char *name, lm_bpe **ou
                              show(key, strlen(key), sh, sizeof sh), MAX_TOKEN_ID);
                 break;
             }
+            if (id < limit && is_added[id]) continue; /* an added token's entry: the special token */
             if (id >= bound) {
                 st = lm_fail(err, LOOM_ERR_FORMAT, "%s: vocab id %d but only %lld tokens (ids must be contiguous)",
                              name, (int)id, bound);
                 break;
             }
-            if (!is_added[id] && id > max_id) max_id = id;
+            if (id > max_id) max_id = id;
             total += strlen(key);
         }
     }

@@ -366,6 +366,10 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         goto done;
     }
     int have_val = n_val >= (int64_t)T + 2;
+    /* bits per byte make tokenizers comparable: nats/token * tokens/byte / ln 2 */
+    double val_bytes = 0;
+    for (int64_t i = n_train; i < corpus.n_tokens; i++) val_bytes += tok.piece_len[corpus.tokens[i]];
+    double bpb_factor = val_bytes > 0 ? (double)n_val / val_bytes / 0.6931471805599453 : 0;
     if (o.val_frac > 0 && !have_val)
         warn_stderr(NULL, "the held-out part is shorter than one --context window: no validation loss");
     if (B < 1 || B > 65536 || o.grad_accum < 1 || o.grad_accum > 65536) {
@@ -480,7 +484,10 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
             json_object *j = json_object_new_object();
             json_object_object_add(j, "step", json_object_new_int64(st.step));
             json_object_object_add(j, "loss", json_object_new_double(loss));
-            if (do_eval) json_object_object_add(j, "val_loss", json_object_new_double(val));
+            if (do_eval) {
+                json_object_object_add(j, "val_loss", json_object_new_double(val));
+                json_object_object_add(j, "val_bpb", json_object_new_double(val * bpb_factor));
+            }
             json_object_object_add(j, "lr", json_object_new_double(lr));
             json_object_object_add(j, "grad_norm", json_object_new_double(gnorm));
             json_object_object_add(j, "tokens_per_s", json_object_new_double(round(tps)));
@@ -520,7 +527,11 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         json_object *j = json_object_new_object();
         json_object_object_add(j, "steps", json_object_new_int64(res->steps_done));
         json_object_object_add(j, "loss", json_object_new_double(loss));
-        if (!isnan(val)) json_object_object_add(j, "val_loss", json_object_new_double(val));
+        if (!isnan(val)) {
+            json_object_object_add(j, "val_loss", json_object_new_double(val));
+            json_object_object_add(j, "val_bpb", json_object_new_double(val * bpb_factor));
+        }
+        json_object_object_add(j, "vocab", json_object_new_int(tok.n_vocab));
         json_object_object_add(j, "seconds", json_object_new_double(secs));
         json_object_object_add(j, "tokens_per_s", json_object_new_double(res->tokens_per_s));
         json_object_object_add(j, "params", json_object_new_int64(res->n_params));
@@ -537,7 +548,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         lm_format_duration(d, sizeof d, secs);
         fprintf(log, "loom: %s after %lld steps in %s: loss %.4f", stopped_early ? "stopped (time limit)" : "done",
                 (long long)st.step, d, loss);
-        if (!isnan(val)) fprintf(log, ", validation loss %.4f", val);
+        if (!isnan(val)) fprintf(log, ", validation loss %.4f (%.4f bits per byte)", val, val * bpb_factor);
         fprintf(log, ", %.0f tokens/s\nloom: wrote %s/model.gguf, checkpoint.bin, metrics.jsonl, loss.png\n",
                 res->tokens_per_s, o.out);
     }

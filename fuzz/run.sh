@@ -18,7 +18,7 @@ CC=${CLANG:-$(command -v clang-14 || command -v clang || true)}
 [ -n "$CC" ] || { echo "run.sh: clang not found (set CLANG=...)" >&2; exit 2; }
 B=fuzz/build
 mkdir -p "$B"
-SRC=(src/util/error.c src/util/io.c src/data/bpe.c src/data/bpe_import.c)
+SRC=(src/util/error.c src/util/io.c src/data/bpe*.c)
 # other files the core may come to need are picked up if they exist
 for f in src/util/crc32.c; do [ -f "$f" ] && SRC+=("$f"); done
 LIBS=(-lpcre2-8 -ljson-c -lz -lm)
@@ -53,10 +53,9 @@ for t in "${TARGETS[@]}"; do
         grep -E 'ERROR|SUMMARY|runtime error|fuzz:' "$B/$t.log" | head -n 10
         status=1
     else
-        grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$B/$t.log" | tr '\n' ' '
-        echo
-        tail -n 1 "$B/$t.log" | grep -q 'Done' || tail -n 3 "$B/$t.log"
-        echo "ok - fuzz_$t: no finding in ${SECS}s ($(grep -Eo 'cov: [0-9]+' "$B/$t.log" | tail -n1))"
+        runs=$(grep -Eo 'number_of_executed_units: *[0-9]+' "$B/$t.log" | grep -Eo '[0-9]+$')
+        rss=$(grep -Eo 'peak_rss_mb: *[0-9]+' "$B/$t.log" | grep -Eo '[0-9]+$')
+        echo "ok - fuzz_$t: no finding in ${SECS}s (${runs:-?} runs, $(grep -Eo 'cov: [0-9]+' "$B/$t.log" | tail -n1), peak RSS ${rss:-?} MB)"
     fi
 done
 exit $status

@@ -348,6 +348,9 @@ static void test_split_gpt4(void **state) {
     SPLIT(b, "a \u3000b", "a", " ", "\u3000b");
     SPLIT(b, "١٢٣٤", "١٢٣", "٤");
     SPLIT(b, "x'ſ", "x", "'ſ");
+    /* U+180E is not White_Space (tiktoken), though PCRE2's own \s takes it */
+    SPLIT(b, "a\u180e'll \u180e", "a", "\u180e'", "ll", " \u180e");
+    SPLIT(b, "a\xc2\x85\u2028b", "a", "\xc2\x85", "\u2028b");
     lm_bpe_free(b);
 }
 
@@ -382,7 +385,7 @@ static void test_split_fast_path(void **state) {
     (void)state;
     static const char *const alphabet[] = {
         "a", "Z", "s", "S", "t", "l", "L", "r", "R", "e", "E", "v", "m", "d", "D", "'", "'", "0", "7", " ", " ", " ", "\n", "\r", "\t", "\v", "\f",
-        "!", ".", "_", "(", "\x01", "é", "ſ", "你", "١", "²", "\u00a0", "\u3000", "\xc2\x85", "😀", "\xcc\x81", "\xff"};
+        "!", ".", "_", "(", "\x01", "é", "ſ", "你", "١", "²", "\u00a0", "\u3000", "\xc2\x85", "\u180e", "\u2028", "😀", "\xcc\x81", "\xff"};
     const char *pats[] = {LM_BPE_PATTERN_GPT4, LM_BPE_PATTERN_GPT2};
     uint64_t r = 42;
     for (int p = 0; p < 2; p++) {

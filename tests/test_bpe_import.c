@@ -115,11 +115,28 @@ static char *spell(const char *s, size_t n) {
     return o;
 }
 
-/* a printable rendering of bytes */
+/* 1 if s[0..n) is whole UTF-8 characters */
+static int whole_utf8(const uint8_t *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        int l = s[i] < 0x80 ? 1 : (s[i] & 0xE0) == 0xC0 ? 2 : (s[i] & 0xF0) == 0xE0 ? 3 : (s[i] & 0xF8) == 0xF0 ? 4 : 0;
+        if (!l || i + (size_t)l > n) return 0;
+        for (int k = 1; k < l; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+        i += (size_t)l;
+    }
+    return 1;
+}
+
+/* a printable rendering of bytes (pieces of characters as \xNN) */
 static void show(FILE *f, const uint8_t *s, size_t n, size_t max) {
+    int utf8 = whole_utf8(s, n < max ? n : max);
     fputc('"', f);
     for (size_t i = 0; i < n && i < max; i++) {
         uint8_t c = s[i];
+        if (c >= 0x80 && !utf8) {
+            fprintf(f, "\\x%02x", c);
+            continue;
+        }
         if (c == '\n') fputs("\\n", f);
         else if (c == '\r') fputs("\\r", f);
         else if (c == '\t') fputs("\\t", f);
@@ -482,6 +499,14 @@ static void test_hf(void) {
             ok("lm_bpe_load_any recognises a tokenizer.json");
         else
             not_ok("lm_bpe_load_any on a tokenizer.json: %s", e.msg);
+        /* loom's own file, written from it */
+        lm_bpe *b2 = NULL;
+        if (b && lm_bpe_save(b, path, &e) == LOOM_OK && lm_bpe_load_any(path, &b2, &e) == LOOM_OK &&
+            lm_bpe_get_mode(b2) == LM_BPE_MERGES && lm_bpe_vocab_size(b2) == EOT_ID + 1)
+            ok("lm_bpe_load_any recognises loom's own tokenizer file");
+        else
+            not_ok("lm_bpe_load_any on loom's own file: %s", e.msg);
+        lm_bpe_free(b2);
         lm_bpe_free(b);
         unlink(path);
     } else {

@@ -199,6 +199,72 @@ static char *dup_cstr(const char *s) {
     return d;
 }
 
+/* Unicode's White_Space property, which is what \s means to tiktoken (Rust's regex) and to
+ * Hugging Face's and llama.cpp's pre-tokenizers. PCRE2's \s also takes U+180E (it was a space
+ * before Unicode 6.3), so patterns are compiled with \s spelled out as this list. */
+#define WHITE_SPACE "\\t\\n\\x0B\\f\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+
+/* The pattern with \s and \S replaced by classes of WHITE_SPACE: outside a class \s becomes
+ * [WS] and \S [^WS]; inside one \s is spliced in (a \S there is left to PCRE2). Other escapes,
+ * \Q...\E quoting and POSIX [:name:] classes are copied as they are. NULL: out of memory. */
+static char *rewrite_spaces(const char *pat) {
+    size_t n = strlen(pat), ws = strlen(WHITE_SPACE), cap = n + 1, k = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (pat[i] == '\\') cap += ws + 3, i++;
+    char *o = malloc(cap);
+    if (!o) return NULL;
+    int in_class = 0;
+    for (size_t i = 0; i < n;) {
+        char c = pat[i];
+        if (c == '\\' && i + 1 < n) {
+            char e = pat[i + 1];
+            if (e == 'Q') { /* quoted to \E: copy it all */
+                const char *end = strstr(pat + i + 2, "\\E");
+                size_t len = end ? (size_t)(end - (pat + i)) + 2 : n - i;
+                memcpy(o + k, pat + i, len);
+                k += len;
+                i += len;
+                continue;
+            }
+            if (e == 's' || (e == 'S' && !in_class)) {
+                const char *pre = in_class ? "" : e == 's' ? "[" : "[^";
+                memcpy(o + k, pre, strlen(pre));
+                k += strlen(pre);
+                memcpy(o + k, WHITE_SPACE, ws);
+                k += ws;
+                if (!in_class) o[k++] = ']';
+                i += 2;
+                continue;
+            }
+            o[k++] = c;
+            o[k++] = e;
+            i += 2;
+            continue;
+        }
+        if (!in_class && c == '[') {
+            in_class = 1;
+            o[k++] = c;
+            i++;
+            if (i < n && pat[i] == '^') o[k++] = pat[i++];
+            if (i < n && pat[i] == ']') o[k++] = pat[i++]; /* a leading ] is literal */
+            continue;
+        }
+        if (in_class && c == '[' && i + 1 < n && pat[i + 1] == ':') {
+            const char *end = strstr(pat + i + 2, ":]");
+            size_t len = end ? (size_t)(end - (pat + i)) + 2 : 1;
+            memcpy(o + k, pat + i, len);
+            k += len;
+            i += len;
+            continue;
+        }
+        if (in_class && c == ']') in_class = 0;
+        o[k++] = c;
+        i++;
+    }
+    o[k] = 0;
+    return o;
+}
+
 /* Fills the pair table of a rank vocabulary: token t is the result of every split of its bytes
  * into two tokens, at rank t. */
 static int build_rank_pairs(lm_bpe *b) {
@@ -406,12 +472,16 @@ loom_status lm_bpe_create(lm_bpe **out, const lm_bpe_vocab *v, lm_error *err) {
     /* the pattern */
     int ec;
     PCRE2_SIZE eo;
-    b->re = pcre2_compile((PCRE2_SPTR)v->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    char *pat = rewrite_spaces(v->pattern);
+    if (!pat) goto oom;
+    b->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    free(pat);
     if (!b->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof msg);
-        st = lm_fail(err, LOOM_ERR_ARG, "tokenizer: the pre-split pattern does not compile at offset %zu: %s",
-                     (size_t)eo, (const char *)msg);
+        /* the offset is into the rewritten pattern, so only the message is shown */
+        st = lm_fail(err, LOOM_ERR_ARG, "tokenizer: the pre-split pattern does not compile: %s (pattern: %s)",
+                     (const char *)msg, v->pattern);
         goto fail;
     }
     b->jit = pcre2_jit_compile(b->re, PCRE2_JIT_COMPLETE) == 0;
@@ -900,6 +970,7 @@ static void enc_done(enc *e) {
     scratch_free(&e->sc);
 }
 
+/* Encode mode only: special texts (when allowed) and the ordinary text between them. */
 static int enc_all(enc *e, const uint8_t *s, size_t n, int allow_special) {
     if (!allow_special || !e->b->n_special) return enc_text(e, s, n);
     while (n) {
@@ -909,10 +980,7 @@ static int enc_all(enc *e, const uint8_t *s, size_t n, int allow_special) {
         if (enc_text(e, s, q)) return -1;
         if (q == n) break;
         if (out_reserve(e, 1)) return -1;
-        if (e->ends)
-            e->ends[e->n++] = (size_t)(s + q + len - e->base);
-        else
-            e->out[e->n++] = id;
+        e->out[e->n++] = id;
         s += q + len;
         n -= q + len;
     }

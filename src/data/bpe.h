@@ -38,7 +38,8 @@ typedef struct lm_bpe_vocab {
     const size_t *len;          /* len[i]: their length (at least 1) */
     lm_bpe_mode mode;
     /* LM_BPE_MERGES only: merge r joins tokens merge_left[r] and merge_right[r] (rank r,
-     * lowest first); the result is the token whose bytes are their concatenation. */
+     * lowest first); the result is the token whose bytes are their concatenation. A pair
+     * listed twice keeps its first rank. */
     int n_merges;
     const int32_t *merge_left, *merge_right;
     const char *pattern;        /* PCRE2 pre-split regex (UTF mode, Unicode properties) */
@@ -48,8 +49,11 @@ typedef struct lm_bpe_vocab {
 } lm_bpe_vocab;
 
 /* Builds a tokenizer. Checks that every byte has a token, ids are unique, merges refer to
- * existing tokens, and the pattern compiles (with PCRE2's JIT where available). */
+ * existing tokens, and the pattern compiles (with PCRE2's JIT where available). \s in the
+ * pattern means Unicode's White_Space, as in tiktoken (PCRE2's own \s also takes U+180E).
+ * On failure *out is NULL and err names the problem. */
 loom_status lm_bpe_create(lm_bpe **out, const lm_bpe_vocab *v, lm_error *err);
+/* Releases a tokenizer. NULL is allowed. */
 void lm_bpe_free(lm_bpe *b);
 
 /* Largest id + 1 (ordinary and special tokens). */
@@ -60,11 +64,14 @@ const uint8_t *lm_bpe_token(const lm_bpe *b, int32_t id, size_t *len);
 int lm_bpe_is_special(const lm_bpe *b, int32_t id);
 /* The id of a special token by its text, or -1. */
 int32_t lm_bpe_special_id(const lm_bpe *b, const char *text);
+/* The pre-split pattern as given. */
 const char *lm_bpe_pattern(const lm_bpe *b);
+/* LM_BPE_RANKS or LM_BPE_MERGES. */
 lm_bpe_mode lm_bpe_get_mode(const lm_bpe *b);
 /* The merges (for export): number of merges; fills left/right (each of that many entries) when
  * not NULL. For an LM_BPE_RANKS vocabulary they are derived from the ranks as the Hugging Face
- * converter does (each token's canonical split at its rank). */
+ * converter does (each token's canonical split at its rank; a token that merging below its
+ * rank cannot reach as two parts has no merge). -1 on allocation failure. */
 int lm_bpe_merges(const lm_bpe *b, int32_t *left, int32_t *right);
 
 /* Encodes n bytes. allow_special: 0 = special-token text is ordinary text; 1 = every special

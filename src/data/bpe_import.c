@@ -17,30 +17,24 @@
 
 /* ---------------------------------------------------------------- GPT-2's byte spelling */
 
-static int b2cp[256];
-static int16_t cp2b[324]; /* every spelling code point is below 256 + 68 */
-static int table_ready;
-
-static void init_table(void) {
-    if (table_ready) return; /* idempotent; racing initialisations write the same values */
-    int n = 0;
-    for (int b = 0; b < 256; b++) {
-        int keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        b2cp[b] = keep ? b : 256 + n++;
-    }
-    for (int c = 0; c < 324; c++) cp2b[c] = -1;
-    for (int b = 0; b < 256; b++) cp2b[b2cp[b]] = (int16_t)b;
-    table_ready = 1;
-}
+/* Bytes 33..126, 161..172 and 174..255 spell themselves; the other 68 (0..32, 127..160, 173)
+ * take U+0100.. in order. Computed, not tabled, so that there is no shared state to set up. */
+static int spells_itself(int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
 
 int lm_bpe_byte_to_cp(int b) {
-    init_table();
-    return (b >= 0 && b < 256) ? b2cp[b] : -1;
+    if (b < 0 || b > 255) return -1;
+    if (spells_itself(b)) return b;
+    if (b <= 32) return 256 + b;          /* U+0100..U+0120 */
+    if (b <= 160) return 256 + 33 + (b - 127); /* U+0121..U+0142 */
+    return 256 + 67;                       /* 0xAD: U+0143 */
 }
 
 int lm_bpe_cp_to_byte(uint32_t cp) {
-    init_table();
-    return cp < 324 ? cp2b[cp] : -1;
+    if (cp < 256) return spells_itself((int)cp) ? (int)cp : -1;
+    if (cp <= 256 + 32) return (int)cp - 256;
+    if (cp <= 256 + 66) return (int)cp - 256 - 33 + 127;
+    if (cp == 256 + 67) return 0xAD;
+    return -1;
 }
 
 /* Decodes one UTF-8 character of s[0..n) (strict: no overlongs, surrogates or values above

@@ -41,6 +41,7 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	bash bench/bench.sh $(BUILD)/loom $(SHARED)
 	bash bench/bench_generate.sh $(BUILD)
+	bash bench/bench_bpe.sh $(BUILD) $(SHARED)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -14,7 +14,11 @@ pkgs=(
   libpng-dev                         # loss curves and image samples
   fortunes-min fortunes              # the demo's default corpus (/usr/share/games/fortunes)
   python3-torch python3-numpy        # the PyTorch oracle and speed peer (bench/, tests/ref)
+  clang libclang-rt-dev              # libFuzzer for the tokenizer-file fuzz targets (fuzz/run.sh)
 )
+# Node.js and npm run llama.cpp (node-llama-cpp) and tiktoken, the oracles of tests/llamacpp and
+# tests/tiktoken; Debian's packages are used only where the machine has no node already.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

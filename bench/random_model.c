@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/bpe_import.h"
 #include "data/tokenizer.h"
 #include "formats/llama_gguf.h"
 #include "model/llama.h"
@@ -38,7 +39,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < c.vocab; i++) {
         if (i < 256) {
             /* spelled as GGUF stores a byte token of a "gpt2" vocabulary */
-            int cp = lm_gpt2_byte_to_cp(i), k = 0;
+            int cp = lm_bpe_byte_to_cp(i), k = 0;
             if (cp < 0x80) names[i][k++] = (char)cp;
             else {
                 names[i][k++] = (char)(0xC0 | (cp >> 6));

@@ -8,6 +8,7 @@
  * every split into two tokens), and the encoder never hashes byte strings inside the loop. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "data/bpe.h"
+#include "data/bpe_hash.h"
 
 #include <pcre2.h>
 #include <stdlib.h>
@@ -72,30 +73,6 @@ struct lm_bpe {
 /* Hash tables                                                               */
 /* ------------------------------------------------------------------------ */
 
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ull;
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ull;
-    x ^= x >> 32;
-    return x;
-}
-
-static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull * (n + 1);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 29;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    for (size_t k = 0; k < n; k++) w |= (uint64_t)s[k] << (8 * k);
-    return mix64(h ^ w);
-}
-
 static size_t pow2_at_least(size_t n) {
     size_t c = 16;
     while (c < n) c *= 2;
@@ -103,7 +80,7 @@ static size_t pow2_at_least(size_t n) {
 }
 
 static int32_t bytes_find(const lm_bpe *b, const uint8_t *s, size_t n) {
-    uint64_t h = hash_bytes(s, n);
+    uint64_t h = lm_bpe_hash(s, n);
     uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = h & b->bmask;; i = (i + 1) & b->bmask) {
         byte_slot sl = b->bmap[i];
@@ -119,7 +96,7 @@ static int32_t bytes_find(const lm_bpe *b, const uint8_t *s, size_t n) {
 static int32_t bytes_insert(lm_bpe *b, int32_t id) {
     const uint8_t *s = b->blob + b->ti[id].off;
     size_t n = b->ti[id].len;
-    uint64_t h = hash_bytes(s, n);
+    uint64_t h = lm_bpe_hash(s, n);
     uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = h & b->bmask;; i = (i + 1) & b->bmask) {
         byte_slot *sl = &b->bmap[i];

@@ -7,6 +7,7 @@
  * matches is fixed when it reaches the top); an index pair -> chunks that (may) hold it limits a
  * merge to those chunks, where the neighbouring pairs are updated in place. */
 #include "data/bpe.h"
+#include "data/bpe_hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,25 +33,6 @@ typedef struct cmap {
     size_t mask, n;
 } cmap;
 
-static uint64_t hash_chunk(const uint8_t *s, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull * (n + 1);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 29;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    for (size_t k = 0; k < n; k++) w |= (uint64_t)s[k] << (8 * k);
-    h ^= w;
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    return h ^ (h >> 32);
-}
 
 static int cmap_init(cmap *m, size_t cap) {
     m->s = calloc(cap, sizeof *m->s);
@@ -108,7 +90,7 @@ static int count_range(const lm_bpe *pre, const uint8_t *s, size_t n, cmap *m) {
             for (int64_t c = 0; c < nch; c++) {
                 const uint8_t *p = s + a + st;
                 size_t len = ends[c] - st;
-                if (cmap_add(m, p, len, hash_chunk(p, len), 1)) {
+                if (cmap_add(m, p, len, lm_bpe_hash(p, len), 1)) {
                     rc = -1;
                     break;
                 }
@@ -311,7 +293,7 @@ static int32_t toks_add(toks *T, int32_t x, int32_t y) {
     uint8_t *dst = T->blob + T->blob_n;
     memcpy(dst, T->blob + T->off[x], T->len[x]);
     memcpy(dst + T->len[x], T->blob + T->off[y], T->len[y]);
-    uint64_t h = hash_chunk(dst, n);
+    uint64_t h = lm_bpe_hash(dst, n);
     int32_t old = toks_find(T, dst, n, h);
     if (old >= 0) return old; /* the bytes are a token already: reuse it */
     int32_t id = T->n++;
@@ -556,7 +538,7 @@ loom_status lm_bpe_train(lm_bpe **out, const uint8_t *text, size_t n, const lm_b
         T.blob[i] = (uint8_t)i;
         T.off[i] = (size_t)i;
         T.len[i] = 1;
-        uint64_t h = hash_chunk(&T.blob[i], 1);
+        uint64_t h = lm_bpe_hash(&T.blob[i], 1);
         size_t j = h & T.mmask;
         while (T.map[j] >= 0) j = (j + 1) & T.mmask;
         T.map[j] = i;

@@ -1,6 +1,7 @@
 #include "data/tokenizer.h"
 
 #include "data/bpe.h"
+#include "data/bpe_import.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -91,16 +92,6 @@ oom:
     return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
 }
 
-int lm_gpt2_byte_to_cp(int b) {
-    /* printable bytes stand for themselves; the others are moved to U+0100 and up, in order */
-#define PRINTABLE(i) (((i) >= 33 && (i) <= 126) || ((i) >= 161 && (i) <= 172) || ((i) >= 174 && (i) <= 255))
-    if (PRINTABLE(b)) return b;
-    int k = 0;
-    for (int i = 0; i < b; i++) k += !PRINTABLE(i);
-    return 256 + k;
-#undef PRINTABLE
-}
-
 /* Decodes one UTF-8 code point at s (n bytes left); returns its length, 0 if invalid. */
 static int utf8_decode(const uint8_t *s, size_t n, int *cp) {
     if (n == 0) return 0;
@@ -154,8 +145,7 @@ loom_status lm_tokenizer_from_vocab(lm_tokenizer *t, const char *model, const ch
     memset(t, 0, sizeof *t);
     if (n < 1) return lm_fail(err, LOOM_ERR_FORMAT, "the model's vocabulary is empty");
     int cp2byte[512];
-    for (int i = 0; i < 512; i++) cp2byte[i] = -1;
-    for (int b = 0; b < 256; b++) cp2byte[lm_gpt2_byte_to_cp(b)] = b;
+    for (int i = 0; i < 512; i++) cp2byte[i] = lm_bpe_cp_to_byte((uint32_t)i);
     t->n_vocab = n;
     t->eot = eot >= 0 && eot < n ? eot : -1;
     t->piece = calloc((size_t)n, sizeof(char *));

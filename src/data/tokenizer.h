@@ -53,8 +53,6 @@ loom_status lm_encode_text(const lm_tokenizer *tok, const char *text, size_t len
 loom_status lm_tokenizer_from_vocab(lm_tokenizer *t, const char *model, const char *const *text,
                                     const size_t *len, const int32_t *types, int n, int eot, lm_error *err);
 
-/* GPT-2's byte-to-unicode table: the code point that spells byte b in a "gpt2" vocabulary. */
-int lm_gpt2_byte_to_cp(int b);
 
 /* Upper bound on the ids lm_tokenizer_encode can write for n bytes. */
 size_t lm_tokenizer_max_tokens(const lm_tokenizer *t, size_t n);

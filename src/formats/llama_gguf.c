@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "data/bpe.h"
+#include "data/bpe_import.h"
 #include "formats/gguf.h"
 
 /* "left right" merge strings in the vocabulary's GGUF spelling. */
@@ -75,7 +76,7 @@ loom_status lm_llama_save_gguf(const char *path, const lm_llama *m, const lm_tok
             if (text[i]) {
                 int k = 0;
                 for (int j = 0; j < tok->piece_len[i]; j++)
-                    k += utf8_put(text[i] + k, lm_gpt2_byte_to_cp((uint8_t)tok->piece[i][j]));
+                    k += utf8_put(text[i] + k, lm_bpe_byte_to_cp((uint8_t)tok->piece[i][j]));
                 text[i][k] = 0;
             }
         }

@@ -25,6 +25,25 @@ static inline float dot(const float *a, const float *b, int n) {
     return s;
 }
 
+/* Softmax of each row of scores S (T, n) over its visible columns: row t sees columns
+ * 0..pos0+t (causal); the columns after them get probability 0. */
+static void causal_softmax(float *S, int64_t T, int64_t n, int64_t pos0) {
+    for (int64_t t = 0; t < T; t++) {
+        float *row = S + t * n;
+        int64_t last = pos0 + t;
+        float mx = row[0];
+        for (int64_t j = 1; j <= last; j++) mx = row[j] > mx ? row[j] : mx;
+        float sum = 0.0f;
+        for (int64_t j = 0; j <= last; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = 1.0f / sum;
+        for (int64_t j = 0; j <= last; j++) row[j] *= inv;
+        for (int64_t j = last + 1; j < n; j++) row[j] = 0.0f;
+    }
+}
+
 /* cos/sin table (T, hd/2) for positions pos0..pos0+T-1. Angles are computed in double so
  * that long contexts keep their precision. */
 static void rope_table(float *cs, float *sn, int64_t T, int hd, int64_t pos0, float theta) {
@@ -101,19 +120,7 @@ void lm_attention_forward(float *out, float *P, const float *qkv, int64_t B, int
                 float *S = P + (b * H + h) * T * T;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, hd, scale, Q, ld, K, ld, 0.0f, S,
                             (int)T);
-                for (int64_t t = 0; t < T; t++) {
-                    float *row = S + t * T;
-                    float mx = row[0];
-                    for (int64_t j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
-                    float sum = 0.0f;
-                    for (int64_t j = 0; j <= t; j++) {
-                        row[j] = expf(row[j] - mx);
-                        sum += row[j];
-                    }
-                    float inv = 1.0f / sum;
-                    for (int64_t j = 0; j <= t; j++) row[j] *= inv;
-                    for (int64_t j = t + 1; j < T; j++) row[j] = 0.0f;
-                }
+                causal_softmax(S, T, T, 0);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)T, 1.0f, S, (int)T, V, ld,
                             0.0f, out + b * T * ldo + h * hd, ldo);
             }
@@ -218,20 +225,7 @@ void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float 
             const float *K = kcache + (h / G) * n_ctx * hd, *V = vcache + (h / G) * n_ctx * hd;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)n, hd, scale, Q, ld, K, ldc, 0.0f, S,
                         (int)n);
-            for (int64_t t = 0; t < T; t++) {
-                float *row = S + t * n;
-                int64_t last = pos0 + t;
-                float mx = row[0];
-                for (int64_t j = 1; j <= last; j++) mx = row[j] > mx ? row[j] : mx;
-                float sum = 0.0f;
-                for (int64_t j = 0; j <= last; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
-                for (int64_t j = 0; j <= last; j++) row[j] *= inv;
-                for (int64_t j = last + 1; j < n; j++) row[j] = 0.0f;
-            }
+            causal_softmax(S, T, n, pos0);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)n, 1.0f, S, (int)n, V, ldc, 0.0f,
                         out + h * hd, ldo);
         }

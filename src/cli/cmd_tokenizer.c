@@ -158,7 +158,9 @@ static int cmd_use(const char *what, int argc, char **argv) {
             if (!*p) break;
             long v = strtol(p, &end, 10);
             if (end == p || v < 0 || v >= tok.n_vocab) {
-                lm_fail(&err, LOOM_ERR_ARG, "'%.20s' is not a token id of this tokenizer (0..%d)", p, tok.n_vocab - 1);
+                int w = 0;
+                while (p[w] && !isspace((unsigned char)p[w]) && w < 20) w++;
+                lm_fail(&err, LOOM_ERR_ARG, "'%.*s' is not a token id of this tokenizer (0..%d)", w, p, tok.n_vocab - 1);
                 goto fail;
             }
             fwrite(tok.piece[v], 1, (size_t)tok.piece_len[v], stdout);

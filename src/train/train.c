@@ -245,6 +245,9 @@ static loom_status setup_tokenizer(lm_train_opts *o, const lm_corpus *c, lm_toke
         s = lm_bpe_train(&b, c->text, n, &bo, err);
         if (!s) s = lm_mkdirs(o->out, err);
         if (!s) s = lm_bpe_save(b, saved, err);
+        /* training may stop short of the size asked for (no pair left to merge): record the
+         * real size, which is what a resumed run will look for */
+        if (!s) o->vocab_size = lm_bpe_vocab_size(b);
         if (!s && !o->quiet) fprintf(stderr, "loom: tokenizer trained in %.1fs, saved as %s\n", lm_now() - t0, saved);
     }
     free(saved);

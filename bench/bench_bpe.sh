@@ -21,12 +21,16 @@ export LOOM_TIKTOKEN_DIR=$REPO/tests/tiktoken
 # 20 MB of mixed text: prose, plays, Python, C headers (valid UTF-8 only, as tiktoken takes str)
 MIX=$OUT/mixed20.txt
 if [ ! -s "$MIX" ]; then
+  # (collected into a file first: `head` closing a pipe early would trip pipefail)
   {
-    find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' 2>/dev/null | sort | xargs cat 2>/dev/null
+    find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' 2>/dev/null | sort | xargs cat 2>/dev/null || true
     [ -f "$SHARED/data/tinyshakespeare.txt" ] && cat "$SHARED/data/tinyshakespeare.txt"
-    find /usr/lib/python3.11 -name '*.py' -size -200k 2>/dev/null | sort | xargs cat 2>/dev/null
-    find /usr/include -name '*.h' -size -200k 2>/dev/null | sort | xargs cat 2>/dev/null
-  } | iconv -f utf-8 -t utf-8 -c | head -c 20000000 > "$MIX"
+    find /usr/lib/python3.11 -name '*.py' -size -200k 2>/dev/null | sort | head -n 3000 | xargs cat 2>/dev/null || true
+    find /usr/include -name '*.h' -size -200k 2>/dev/null | sort | head -n 3000 | xargs cat 2>/dev/null || true
+  } > "$MIX.all"
+  iconv -f utf-8 -t utf-8 -c < "$MIX.all" > "$MIX.utf8" || true
+  head -c 20000000 "$MIX.utf8" > "$MIX"
+  rm -f "$MIX.all" "$MIX.utf8"
 fi
 bytes=$(stat -c %s "$MIX")
 echo "bench_bpe: corpus $MIX ($bytes bytes)" >&2

@@ -7,5 +7,7 @@ int lm_cmd_train(int argc, char **argv);
 int lm_cmd_generate(int argc, char **argv);
 int lm_cmd_score(int argc, char **argv);
 int lm_cmd_tokenizer(int argc, char **argv);
+int lm_cmd_complete(int argc, char **argv);
+int lm_cmd_fix(int argc, char **argv);
 
 #endif

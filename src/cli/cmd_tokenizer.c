@@ -212,8 +212,8 @@ static int cmd_use(const char *what, int argc, char **argv) {
         int best[10], nb = 0;
         for (int i = 0; i < tok.n_vocab; i++) {
             if (tok.type[i] != LM_TOKTYPE_NORMAL) continue;
+            if (nb == 10 && tok.piece_len[i] <= tok.piece_len[best[9]]) continue; /* not among the ten */
             int k = nb < 10 ? nb++ : 9;
-            if (k == 9 && nb == 10 && tok.piece_len[i] <= tok.piece_len[best[9]]) continue;
             best[k] = i;
             while (k > 0 && tok.piece_len[best[k]] > tok.piece_len[best[k - 1]]) {
                 int t = best[k];

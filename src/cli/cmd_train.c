@@ -9,9 +9,14 @@
 
 #define O(f) offsetof(lm_train_opts, f)
 static const lm_opt OPTS[] = {
-    {"data", 0, OPT_STR, O(data), 0, 0, 0, 0, NULL, "PATH   text file or folder of text files (required)"},
+    {"data", 0, OPT_STR, O(data), 0, 0, 0, 0, NULL, "PATH   text file or folder of text files, or a source tree with --code (required)"},
     {"out", 0, OPT_STR, O(out), 0, 0, 0, 0, NULL, "DIR     where model.gguf, checkpoint.bin, metrics.jsonl, loss.png go (required)"},
-    {"tokenizer", 0, OPT_CHOICE, O(tokenizer), 0, 0, 0, 0, "byte|bpe", "KIND byte (256 bytes + <|endoftext|>) or bpe, trained on the corpus [byte]"},
+    {"code", 0, OPT_FLAG, O(code), LM_SET_CODE, 0, 0, 1, NULL, "        PATH is a source tree: source files only, each after a '# path: REL' line (see below)"},
+    {"extensions", 0, OPT_STR, O(extensions), LM_SET_EXTENSIONS, 0, 0, 0, NULL, "LIST  --code: extensions (or whole names) to keep, comma-separated: py,c,h [common languages]"},
+    {"max-file-kb", 0, OPT_INT, O(max_file_kb), LM_SET_MAX_FILE, 1, 1 << 30, 0, NULL, "N  --code: skip files larger than N KiB [1024]"},
+    {"fim-rate", 0, OPT_F32, O(fim_rate), LM_SET_FIM_RATE, 0, 1, 0, NULL, "F  share of training documents rearranged for fill-in-the-middle [0.5 with --code, else 0]"},
+    {"fim-spm-rate", 0, OPT_F32, O(fim_spm_rate), LM_SET_FIM_SPM, 0, 1, 0, NULL, "F  share of those in suffix-prefix-middle order, the rest prefix-suffix-middle [0.5]"},
+    {"tokenizer", 0, OPT_CHOICE, O(tokenizer), LM_SET_TOKENIZER, 0, 0, 0, "byte|bpe", "KIND byte (256 bytes + <|endoftext|>) or bpe, trained on the corpus [byte; bpe with --code]"},
     {"vocab-size", 0, OPT_INT, O(vocab_size), 0, 0, 1e9, 0, NULL, "N  BPE: tokens, specials included (260..1048576) [4096]"},
     {"tokenizer-file", 0, OPT_STR, O(tokenizer_file), 0, 0, 0, 0, NULL, "FILE use this loom tokenizer (loom tokenizer train) [train one]"},
     {"bpe-pattern", 0, OPT_CHOICE, O(bpe_gpt2_pattern), 0, 0, 0, 0, "gpt4|gpt2", "PAT BPE pre-split regex [gpt4]"},
@@ -60,8 +65,27 @@ static void usage(FILE *f) {
     lm_args_print(&a, f);
     fprintf(f,
             "\n"
-            "example:\n"
-            "  loom train --data /usr/share/games/fortunes --out runs/fortunes --steps 1000\n");
+            "\n"
+            "Source code (--code): the tree is walked in name order; kept are files whose extension is\n"
+            "listed, skipped are hidden files and folders, whatever a .gitignore in the tree excludes,\n"
+            "binary files, generated ones (*_pb2.py, *.min.js, \"generated\" or \"DO NOT EDIT\" in the first\n"
+            "lines, minified lines) and files over --max-file-kb. Each kept file is one document,\n"
+            "  # path: REL/PATH.py\n"
+            "  <the file>\n"
+            "(the same first line for every language: it tells the model the file's name and language),\n"
+            "documents separated by <|endoftext|>.\n"
+            "\n"
+            "Fill-in-the-middle (Bavarian et al. 2022, arXiv:2207.14255): a share --fim-rate of the\n"
+            "training documents is cut at two random character positions into prefix, middle and suffix\n"
+            "and trained as\n"
+            "  PSM  <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle <|endoftext|>\n"
+            "  SPM  <|fim_prefix|> <|fim_suffix|> suffix <|fim_middle|> prefix middle <|endoftext|>\n"
+            "with a code file's path line kept in front. The cuts follow from --seed, so --resume sees the\n"
+            "same tokens; the held-out share (counted in bytes) stays left to right. Needs --tokenizer bpe.\n"
+            "\n"
+            "examples:\n"
+            "  loom train --data /usr/share/games/fortunes --out runs/fortunes --steps 1000\n"
+            "  loom train --data ~/src/project --code --out runs/code --time-limit 30\n");
 }
 
 int lm_cmd_train(int argc, char **argv) {

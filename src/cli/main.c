@@ -16,6 +16,8 @@ static void usage(FILE *f) {
             "  generate   continue a prompt with a model, token by token\n"
             "  score      a model's loss, perplexity and bits per byte on a text, and its surprises\n"
             "  tokenizer  train, inspect and use BPE tokenizers (train, encode, decode, stats)\n"
+            "  complete   complete code at a point in a file, to the end of the block (-n K: ranked candidates)\n"
+            "  fix        repair the first syntax error in a Python or C file; prints a unified diff\n"
             "  version    print the version\n"
             "\n"
             "Run 'loom COMMAND --help' for the flags of a command.\n",
@@ -32,6 +34,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "generate")) return lm_cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "score")) return lm_cmd_score(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenizer")) return lm_cmd_tokenizer(argc - 1, argv + 1);
+    if (!strcmp(cmd, "complete")) return lm_cmd_complete(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fix")) return lm_cmd_fix(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("loom %s\n", loom_version());
         return 0;

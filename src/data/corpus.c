@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/fim.h"
 #include "util/io.h"
 
 /* Text, in any encoding we care about, has no NUL bytes and few C0 controls besides
@@ -211,6 +212,51 @@ loom_status lm_corpus_tokenize(lm_corpus *c, const lm_tokenizer *tok, lm_error *
     return LOOM_OK;
 }
 
+loom_status lm_corpus_tokenize_fim(lm_corpus *c, const lm_tokenizer *tok, const lm_corpus_fim *fim, int64_t *n_train,
+                                   int *n_fim, lm_error *err) {
+    lm_fim_ids ids;
+    loom_status s = lm_fim_find_ids(tok, &ids, err);
+    if (s) return s;
+    free(c->tokens);
+    c->tokens = NULL;
+    c->n_tokens = 0;
+    size_t cap = (size_t)c->n_docs;
+    for (int d = 0; d < c->n_docs; d++)
+        cap += lm_fim_max_tokens(tok, (size_t)(c->doc_start[d + 1] - c->doc_start[d]));
+    c->tokens = malloc((cap ? cap : 1) * sizeof(int32_t));
+    if (!c->tokens) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory tokenizing the corpus (%zu tokens)", cap);
+    int64_t split = -1;
+    int rearranged = 0;
+    for (int d = 0; d < c->n_docs; d++) {
+        int64_t a = c->doc_start[d], b = c->doc_start[d + 1];
+        if (d > 0 && tok->eot >= 0) c->tokens[c->n_tokens++] = tok->eot; /* ends the middle, as <EOT> in the paper */
+        int32_t *out = c->tokens + c->n_tokens;
+        if (b <= fim->train_bytes) {
+            lm_rng r;
+            lm_fim_doc_rng(&r, fim->seed, d);
+            size_t keep = c->doc_head ? (size_t)c->doc_head[d] : 0;
+            lm_fim_split sp;
+            lm_fim_draw(c->text + a + keep, (size_t)(b - a) - keep, fim->rate, fim->spm_rate, &r, &sp);
+            rearranged += sp.mode != LM_FIM_NONE;
+            c->n_tokens += (int64_t)lm_fim_layout(tok, &ids, c->text + a, (size_t)(b - a), keep, &sp, out);
+            continue;
+        }
+        size_t k = lm_tokenizer_encode(tok, c->text + a, (size_t)(b - a), out);
+        if (split < 0) {
+            /* left to right, the pieces spell the document's bytes in order: the first token
+             * that starts at or after train_bytes is the first held-out one */
+            int64_t pos = a;
+            size_t i = 0;
+            while (i < k && pos < fim->train_bytes) pos += tok->piece_len[out[i++]];
+            split = c->n_tokens + (int64_t)i;
+        }
+        c->n_tokens += (int64_t)k;
+    }
+    *n_train = split < 0 ? c->n_tokens : split;
+    if (n_fim) *n_fim = rearranged;
+    return LOOM_OK;
+}
+
 loom_status lm_corpus_load(lm_corpus *c, const char *path, const lm_tokenizer *tok, lm_warn_fn warn, void *ud,
                            lm_error *err) {
     loom_status s = lm_corpus_read(c, path, warn, ud, err);
@@ -223,5 +269,6 @@ void lm_corpus_free(lm_corpus *c) {
     free(c->tokens);
     free(c->text);
     free(c->doc_start);
+    free(c->doc_head);
     memset(c, 0, sizeof *c);
 }

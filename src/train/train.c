@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "data/bpe.h"
+#include "data/code_corpus.h"
 #include "data/corpus.h"
+#include "data/fim.h"
 #include "data/tokenizer.h"
 #include "formats/llama_gguf.h"
 #include "kernels/kernels.h"
@@ -26,6 +28,8 @@
 void lm_train_defaults(lm_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->val_frac = 0.1f;
+    o->max_file_kb = 1024;
+    o->fim_spm_rate = 0.5f;
     o->vocab_size = 4096;
     o->model = (lm_llama_config){.vocab = 0, .dim = 128, .layers = 4, .heads = 4, .kv_heads = 4, .ffn_dim = 344,
                                  .context = 64, .tied = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
@@ -278,6 +282,83 @@ static loom_status write_plot(const char *dir, const curve *tr, const curve *va,
     return st;
 }
 
+/* The checkpoint holds no data settings: a run with --code or fill-in-the-middle records them
+ * in DIR/data.json, so that --resume reads the same documents and rearranges them the same way
+ * (the FIM draws depend only on the seed, which the checkpoint holds). A run without either
+ * removes a record left by an earlier run in the same folder. */
+static loom_status save_data_settings(const lm_train_opts *o, lm_error *err) {
+    char *p = lm_path_join(o->out, "data.json");
+    if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    loom_status s = LOOM_OK;
+    if (!o->code && !(o->fim_rate > 0)) {
+        unlink(p);
+    } else {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "code", json_object_new_boolean(o->code));
+        json_object_object_add(j, "extensions", o->extensions ? json_object_new_string(o->extensions) : NULL);
+        json_object_object_add(j, "max_file_kb", json_object_new_int(o->max_file_kb));
+        json_object_object_add(j, "fim_rate", json_object_new_double(o->fim_rate));
+        json_object_object_add(j, "fim_spm_rate", json_object_new_double(o->fim_spm_rate));
+        const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+        s = lm_write_file_atomic(p, txt, strlen(txt), err);
+        json_object_put(j);
+    }
+    free(p);
+    return s;
+}
+
+/* On resume: the recorded data settings win (none recorded: a plain run); a flag given again
+ * with another value is an error, as for the model's sizes. *ext_owned keeps the extensions. */
+static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *given, unsigned set, char **ext_owned,
+                                        lm_error *err) {
+    char *p = lm_path_join(o->out, "data.json");
+    if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    o->code = 0;
+    o->extensions = NULL;
+    o->max_file_kb = 1024;
+    o->fim_rate = 0;
+    o->fim_spm_rate = 0.5f;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    loom_status s = LOOM_OK;
+    if (access(p, F_OK) == 0 && !(s = lm_read_file(p, 1 << 20, &buf, &len, err))) {
+        json_object *j = json_tokener_parse((const char *)buf), *v;
+        if (!j || !json_object_is_type(j, json_type_object)) {
+            s = lm_fail(err, LOOM_ERR_DATA, "'%s' is not the JSON object loom wrote (remove it only if the run used "
+                        "neither --code nor --fim-rate)", p);
+        } else {
+            if (json_object_object_get_ex(j, "code", &v)) o->code = json_object_get_boolean(v);
+            if (json_object_object_get_ex(j, "extensions", &v) && json_object_is_type(v, json_type_string)) {
+                *ext_owned = strdup(json_object_get_string(v));
+                if (!*ext_owned) s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+                o->extensions = *ext_owned;
+            }
+            if (json_object_object_get_ex(j, "max_file_kb", &v)) o->max_file_kb = json_object_get_int(v);
+            if (json_object_object_get_ex(j, "fim_rate", &v)) o->fim_rate = (float)json_object_get_double(v);
+            if (json_object_object_get_ex(j, "fim_spm_rate", &v)) o->fim_spm_rate = (float)json_object_get_double(v);
+        }
+        if (j) json_object_put(j);
+    }
+    free(buf);
+    free(p);
+    if (s) return s;
+    char msg[200] = "";
+    if ((set & LM_SET_CODE) && given->code != o->code)
+        snprintf(msg, sizeof msg, "the run was trained %s --code", o->code ? "with" : "without");
+    else if ((set & LM_SET_EXTENSIONS) &&
+             strcmp(given->extensions ? given->extensions : "", o->extensions ? o->extensions : "") != 0)
+        snprintf(msg, sizeof msg, "--extensions differs from the run's (%.100s)",
+                 o->extensions ? o->extensions : "default");
+    else if ((set & LM_SET_MAX_FILE) && given->max_file_kb != o->max_file_kb)
+        snprintf(msg, sizeof msg, "--max-file-kb differs from the run's %d", o->max_file_kb);
+    else if ((set & LM_SET_FIM_RATE) && given->fim_rate != o->fim_rate)
+        snprintf(msg, sizeof msg, "--fim-rate differs from the run's %g", o->fim_rate);
+    else if ((set & LM_SET_FIM_SPM) && given->fim_spm_rate != o->fim_spm_rate)
+        snprintf(msg, sizeof msg, "--fim-spm-rate differs from the run's %g", o->fim_spm_rate);
+    if (*msg) return lm_fail(err, LOOM_ERR_ARG, "%s (drop the flag to resume)", msg);
+    return LOOM_OK;
+}
+
 loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result *res, lm_error *err) {
     lm_train_opts o = *opts_in;
     loom_status s = LOOM_OK;
@@ -298,6 +379,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     FILE *metrics = NULL;
     int64_t *starts = NULL;
     lm_ckpt_state st = {0};
+    char *ext_owned = NULL; /* a resumed run's recorded --extensions */
     if (!ckpt_path || !metrics_path) {
         s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
         goto done;
@@ -343,22 +425,84 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         o.save_every = save_every;
         o.log_every = log_every;
         if (set & LM_SET_THREADS) o.threads = threads;
+        if ((s = resume_data_settings(&o, opts_in, set, &ext_owned, err))) goto done;
+    } else {
+        /* source code: BPE keeps whitespace runs as tokens, and trains the FIM tokens */
+        if (o.code && !(set & LM_SET_TOKENIZER)) o.tokenizer = LM_TRAIN_TOK_BPE;
+        if (!(set & LM_SET_FIM_RATE)) o.fim_rate = o.code ? 0.5f : 0.0f;
+        if (o.fim_rate > 0 && o.tokenizer != LM_TRAIN_TOK_BPE) {
+            if (set & LM_SET_FIM_RATE) {
+                s = lm_fail(err, LOOM_ERR_ARG,
+                            "--fim-rate needs the tokens %s, %s and %s, which the byte tokenizer has not got "
+                            "(add --tokenizer bpe, or use --fim-rate 0)", LM_FIM_PREFIX, LM_FIM_SUFFIX, LM_FIM_MIDDLE);
+                goto done;
+            }
+            if (!o.quiet)
+                fprintf(stderr,
+                        "loom: no fill-in-the-middle: the byte tokenizer has no FIM tokens (use --tokenizer bpe)\n");
+            o.fim_rate = 0;
+        }
+    }
+    if (!o.code && (set & (LM_SET_EXTENSIONS | LM_SET_MAX_FILE))) {
+        s = lm_fail(err, LOOM_ERR_ARG, "--%s only applies to source trees: add --code",
+                    (set & LM_SET_EXTENSIONS) ? "extensions" : "max-file-kb");
+        goto done;
+    }
+    if (!(o.fim_rate >= 0 && o.fim_rate <= 1) || !(o.fim_spm_rate >= 0 && o.fim_spm_rate <= 1) || o.max_file_kb < 1) {
+        s = lm_fail(err, LOOM_ERR_ARG, "--fim-rate and --fim-spm-rate must be in [0, 1], --max-file-kb at least 1");
+        goto done;
     }
 
     if (!(o.val_frac >= 0.0f && o.val_frac < 0.9f)) {
         s = lm_fail(err, LOOM_ERR_ARG, "--val-split %g must be in [0, 0.9)", o.val_frac);
         goto done;
     }
-    if ((s = lm_corpus_read(&corpus, o.data, warn_stderr, NULL, err))) goto done;
+    if (o.code) {
+        lm_code_opts co = {.extensions = o.extensions, .max_file_bytes = (int64_t)o.max_file_kb * 1024};
+        lm_code_stats cst;
+        if ((s = lm_code_corpus_read(&corpus, o.data, &co, &cst, err))) goto done;
+        if (!o.quiet) {
+            char line[400];
+            lm_code_stats_format(&cst, line, sizeof line);
+            fprintf(stderr, "loom: source tree %s: %s\n", o.data, line);
+        }
+    } else if ((s = lm_corpus_read(&corpus, o.data, warn_stderr, NULL, err))) {
+        goto done;
+    }
     if (o.tokenizer == LM_TRAIN_TOK_BPE && (o.vocab_size < 260 || o.vocab_size > (1 << 20))) {
         s = lm_fail(err, LOOM_ERR_ARG, "--vocab-size %d is out of range (260..1048576: 256 bytes, 4 special tokens, merges)",
                     o.vocab_size);
         goto done;
     }
     if ((s = setup_tokenizer(&o, &corpus, &tok, err))) goto done;
-    if ((s = lm_corpus_tokenize(&corpus, &tok, err))) goto done;
-    int64_t n_val = (int64_t)((double)corpus.n_tokens * o.val_frac);
-    int64_t n_train = corpus.n_tokens - n_val;
+    if (o.fim_rate > 0 && !o.resume && !(set & LM_SET_FIM_RATE)) {
+        /* a --tokenizer-file without the FIM tokens: FIM was only the default, so go without */
+        lm_fim_ids ids;
+        if (lm_fim_find_ids(&tok, &ids, NULL) != LOOM_OK) {
+            if (!o.quiet) fprintf(stderr, "loom: no fill-in-the-middle: the tokenizer has no FIM tokens\n");
+            o.fim_rate = 0;
+        }
+    }
+    int64_t n_val, n_train;
+    if (o.fim_rate > 0) {
+        /* held out by bytes, as the tokenizer was trained: the documents before the boundary may
+         * be rearranged, the held-out text stays left to right so that its loss means the same */
+        lm_corpus_fim f = {.rate = o.fim_rate, .spm_rate = o.fim_spm_rate, .seed = o.seed,
+                           .train_bytes = (int64_t)((double)corpus.n_bytes * (1.0 - o.val_frac))};
+        int n_fim = 0;
+        if ((s = lm_corpus_tokenize_fim(&corpus, &tok, &f, &n_train, &n_fim, err))) goto done;
+        n_val = corpus.n_tokens - n_train;
+        int n_docs_train = 0;
+        while (n_docs_train < corpus.n_docs && corpus.doc_start[n_docs_train + 1] <= f.train_bytes) n_docs_train++;
+        if (!o.quiet)
+            fprintf(stderr,
+                    "loom: fill-in-the-middle: %d of %d training documents rearranged (--fim-rate %g, %g of them SPM)\n",
+                    n_fim, n_docs_train, o.fim_rate, o.fim_spm_rate);
+    } else {
+        if ((s = lm_corpus_tokenize(&corpus, &tok, err))) goto done;
+        n_val = (int64_t)((double)corpus.n_tokens * o.val_frac);
+        n_train = corpus.n_tokens - n_val;
+    }
     if (!o.resume) size_to_corpus(&o, set, n_train, ncpu);
     o.model.vocab = tok.n_vocab;
     int T = o.model.context, B = o.batch;
@@ -390,6 +534,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     if ((s = lm_llama_check_config(&o.model, err))) goto done; /* before anything is written */
     if ((s = lm_mkdirs(o.out, err))) goto done;
     remove_stale_tmp(o.out);
+    if (!o.resume && (s = save_data_settings(&o, err))) goto done;
     if ((s = lm_llama_create(&model, &o.model, 1, err))) goto done;
     if ((s = lm_adamw_create(&opt, model.n_params, err))) goto done;
     if (o.resume) {
@@ -570,5 +715,6 @@ done:
     lm_tokenizer_free(&tok);
     free(ckpt_path);
     free(metrics_path);
+    free(ext_owned);
     return s;
 }

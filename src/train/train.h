@@ -15,7 +15,13 @@ typedef struct lm_train_opts {
     /* data */
     const char *data;
     const char *out;
-    float val_frac;     /* the last val_frac of the token stream is held out */
+    float val_frac;     /* the last val_frac of the token stream is held out (of the bytes with FIM) */
+    /* code corpora and fill-in-the-middle (src/data/code_corpus.h, src/data/fim.h) */
+    int code;            /* data is a source tree: source files only, each after a path line */
+    const char *extensions; /* code: comma-separated extensions to keep; NULL = common languages */
+    int max_file_kb;     /* code: larger files are skipped */
+    float fim_rate;      /* share of training documents rearranged for FIM (unset: 0.5 with code, else 0) */
+    float fim_spm_rate;  /* share of those in suffix-prefix-middle order */
     /* tokenizer */
     int tokenizer;       /* LM_TRAIN_TOK_BYTE or LM_TRAIN_TOK_BPE */
     int vocab_size;      /* BPE: tokens to learn, specials included */
@@ -63,6 +69,8 @@ enum {
     LM_SET_LAYERS = 1 << 0, LM_SET_HEADS = 1 << 1, LM_SET_KV_HEADS = 1 << 2, LM_SET_DIM = 1 << 3,
     LM_SET_FFN = 1 << 4, LM_SET_CONTEXT = 1 << 5, LM_SET_BATCH = 1 << 6, LM_SET_STEPS = 1 << 7,
     LM_SET_WARMUP = 1 << 8, LM_SET_MIN_LR = 1 << 9, LM_SET_THREADS = 1 << 10, LM_SET_TIED = 1 << 11,
+    LM_SET_TOKENIZER = 1 << 12, LM_SET_CODE = 1 << 13, LM_SET_EXTENSIONS = 1 << 14, LM_SET_MAX_FILE = 1 << 15,
+    LM_SET_FIM_RATE = 1 << 16, LM_SET_FIM_SPM = 1 << 17,
 };
 loom_status lm_train(const lm_train_opts *opts, unsigned set, lm_train_result *res, lm_error *err);
 

@@ -208,29 +208,70 @@ static void test_fim_prompt(void **state) {
     int n;
     size_t dp, ds;
     /* PSM: <eot> <fim_prefix> prefix <fim_suffix> suffix <fim_middle> */
-    assert_int_equal(lm_complete_prompt(&tok, &f, "ab", 2, "cd", 2, 100, &ids, &n, &dp, &ds, &err), LOOM_OK);
+    assert_int_equal(lm_complete_prompt(&tok, &f, NULL, "ab", 2, "cd", 2, 100, &ids, &n, &dp, &ds, &err), LOOM_OK);
     check_ids(ids, n, (const int32_t[]){256, 257, 'a', 'b', 259, 'c', 'd', 258}, 8);
     assert_int_equal(dp + ds, 0);
     free(ids);
     /* too long: the prefix keeps its end, the suffix its start, half each; no <eot> once the
      * file's start is cut */
-    assert_int_equal(lm_complete_prompt(&tok, &f, "abcdef", 6, "uvwxyz", 6, 7, &ids, &n, &dp, &ds, &err), LOOM_OK);
+    assert_int_equal(lm_complete_prompt(&tok, &f, NULL, "abcdef", 6, "uvwxyz", 6, 7, &ids, &n, &dp, &ds, &err), LOOM_OK);
     check_ids(ids, n, (const int32_t[]){257, 'e', 'f', 259, 'u', 'v', 258}, 7);
     assert_int_equal(dp, 4);
     assert_int_equal(ds, 4);
     free(ids);
     /* a short suffix leaves the rest to the prefix */
-    assert_int_equal(lm_complete_prompt(&tok, &f, "abcdefgh", 8, "z", 1, 8, &ids, &n, &dp, &ds, &err), LOOM_OK);
+    assert_int_equal(lm_complete_prompt(&tok, &f, NULL, "abcdefgh", 8, "z", 1, 8, &ids, &n, &dp, &ds, &err), LOOM_OK);
     check_ids(ids, n, (const int32_t[]){257, 'e', 'f', 'g', 'h', 259, 'z', 258}, 8);
     free(ids);
+    /* a code corpus's path line goes after <|endoftext|>, in front of everything else */
+    assert_int_equal(lm_complete_prompt(&tok, &f, "#p\n", "ab", 2, "cd", 2, 100, &ids, &n, &dp, &ds, &err), LOOM_OK);
+    check_ids(ids, n, (const int32_t[]){256, '#', 'p', '\n', 257, 'a', 'b', 259, 'c', 'd', 258}, 11);
+    free(ids);
+    char hdr[64];
+    lm_path_header("./src/x.py", hdr, sizeof hdr);
+    assert_string_equal(hdr, "# path: src/x.py\n");
+    lm_path_header("/home/me/x.py", hdr, sizeof hdr);
+    assert_string_equal(hdr, "# path: x.py\n");
+    lm_path_header("../lib/y.c", hdr, sizeof hdr);
+    assert_string_equal(hdr, "# path: y.c\n");
     /* left to right: the prefix alone */
-    assert_int_equal(lm_complete_prompt(&tok, NULL, "ab", 2, "cd", 2, 100, &ids, &n, &dp, &ds, &err), LOOM_OK);
+    assert_int_equal(lm_complete_prompt(&tok, NULL, NULL, "ab", 2, "cd", 2, 100, &ids, &n, &dp, &ds, &err), LOOM_OK);
     check_ids(ids, n, (const int32_t[]){256, 'a', 'b'}, 3);
     free(ids);
     lm_tokenizer_free(&tok);
     /* a vocabulary without the FIM tokens */
     assert_int_equal(lm_tokenizer_byte(&tok, &err), LOOM_OK);
     assert_int_equal(lm_fim_find(&tok, &f), 0);
+    lm_tokenizer_free(&tok);
+}
+
+/* The prompt is what `loom train --code` showed the model (src/data/fim.h's PSM layout, with
+ * the path line kept in front), up to <|fim_middle|>. */
+static void test_fim_matches_training(void **state) {
+    (void)state;
+    lm_tokenizer tok;
+    fim_tokenizer(&tok);
+    lm_error err = {0};
+    lm_fim_ids f;
+    assert_int_equal(lm_fim_find(&tok, &f), 1);
+    const char *header = "# path: a.py\n", *file = "def f(x):\n    return x\n\nprint(f(2))\n";
+    size_t hl = strlen(header), fl = strlen(file), b = 14, e = 24; /* the middle: "return x\n\n" */
+    char doc[256];
+    snprintf(doc, sizeof doc, "%s%s", header, file);
+    lm_fim_split sp = {LM_FIM_PSM, b, e};
+    int32_t train[256];
+    size_t nt = lm_fim_layout(&tok, &f, (const uint8_t *)doc, hl + fl, hl, &sp, train);
+    size_t upto = 0;
+    while (upto < nt && train[upto] != f.middle) upto++;
+    assert_true(upto < nt);
+    int32_t *ids;
+    int n;
+    size_t dp, ds;
+    assert_int_equal(lm_complete_prompt(&tok, &f, header, file, b, file + e, fl - e, 1000, &ids, &n, &dp, &ds, &err),
+                     LOOM_OK);
+    assert_int_equal(ids[0], 256); /* the <|endoftext|> that ends the file before */
+    check_ids(ids + 1, n - 1, train, (int)upto + 1);
+    free(ids);
     lm_tokenizer_free(&tok);
 }
 
@@ -396,7 +437,9 @@ static void test_repair_python(void **state) {
     lm_sampler_defaults(&o.sampling);
     o.sampling.seed = 3;
     lm_repair_result r;
-    assert_int_equal(lm_repair(&m, &tok, bad, strlen(bad), 2, &o, &r, &err), LOOM_OK);
+    assert_int_equal(lm_parse_text(LM_LANG_PYTHON, bad, strlen(bad), NULL, &pr, &err), LOOM_OK);
+    assert_int_equal(pr.line, 2);
+    assert_int_equal(lm_repair(&m, &tok, bad, strlen(bad), &pr, &o, &r, &err), LOOM_OK);
     assert_int_equal(r.fixed, 1);
     assert_int_equal(r.fim, 1);
     /* replacing lines 2-3 parses too, as likely, but line 2 alone comes first */
@@ -405,6 +448,21 @@ static void test_repair_python(void **state) {
     assert_int_equal(r.n_lines, 1);
     assert_int_equal(r.n_tried, 8); /* 4 regions (line 2; before line 2; lines 1-2; lines 2-3) x 2 */
     assert_int_equal(r.n_parsed, 2);
+    assert_int_equal(r.n_cands, r.n_distinct);
+    assert_int_equal(r.cands[0].parses, 1);
+    assert_string_equal(r.cands[0].infill, "    return x + 1\n");
+    lm_repair_result_free(&r);
+
+    /* a bracket never closed is reported where it opens: the fix goes where its statement ends */
+    const char *open_bracket = "x = [\n    1,\n    2\ny = 3\n";
+    assert_int_equal(lm_parse_text(LM_LANG_PYTHON, open_bracket, strlen(open_bracket), NULL, &pr, &err), LOOM_OK);
+    assert_int_equal(pr.line, 1);
+    sm = (script_model){.script = "]\n", .end = 256, .n_vocab = 260};
+    assert_int_equal(lm_repair(&m, &tok, open_bracket, strlen(open_bracket), &pr, &o, &r, &err), LOOM_OK);
+    assert_int_equal(r.fixed, 1);
+    assert_string_equal(r.text, "x = [\n    1,\n    2\n]\ny = 3\n");
+    assert_int_equal(r.first_line, 4);
+    assert_int_equal(r.n_lines, 0);
     lm_repair_result_free(&r);
     lm_tokenizer_free(&tok);
 }
@@ -443,6 +501,7 @@ int main(void) {
         cmocka_unit_test(test_c_inside_body),
         cmocka_unit_test(test_languages),
         cmocka_unit_test(test_fim_prompt),
+        cmocka_unit_test(test_fim_matches_training),
         cmocka_unit_test(test_ranking),
         cmocka_unit_test(test_unified_diff),
         cmocka_unit_test(test_repair_python),

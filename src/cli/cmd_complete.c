@@ -22,7 +22,7 @@ typedef struct complete_opts {
     float temperature, top_p, min_p, repeat_penalty;
     int top_k, repeat_last_n;
     int64_t seed;
-    int format, threads, ctx_size, no_fim, verbose;
+    int format, threads, ctx_size, no_fim, no_header, verbose;
 } complete_opts;
 
 enum { FMT_TEXT, FMT_JSONL };
@@ -45,6 +45,7 @@ static const lm_opt OPTS[] = {
     {"seed", 's', OPT_I64, O(seed), 0, -1, 9.2e18, 0, NULL, "N        random seed (candidate k uses N + k); -1 = from the clock [-1]"},
     {"format", 0, OPT_CHOICE, O(format), 0, 0, 0, 0, "text|jsonl", "FMT    text, or jsonl: one JSON record per candidate with its score [text]"},
     {"no-fim", 0, OPT_FLAG, O(no_fim), 0, 0, 0, 1, NULL, "        complete left to right even when code follows the cursor"},
+    {"no-path-header", 0, OPT_FLAG, O(no_header), 0, 0, 0, 1, NULL, "leave out the \"# path: FILE\" line put in front (as loom train --code does)"},
     {"threads", 't', OPT_INT, O(threads), 0, 1, 1024, 0, NULL, "N     threads [all cores]"},
     {"ctx-size", 'c', OPT_INT, O(ctx_size), 0, 8, 1 << 20, 0, NULL, "N    context length [the model's]"},
     {"verbose", 'v', OPT_FLAG, O(verbose), 0, 0, 0, 1, NULL, "         print the prompt's layout, scores and timings on standard error"},
@@ -215,7 +216,17 @@ int lm_cmd_complete(int argc, char **argv) {
     if (lm_infer_create(&inf, &m, g.ctx_size, &err)) goto fail;
     lm_complete_model cm;
     lm_complete_model_infer(&cm, &inf);
-    lm_complete_opts co = {.lang = lang, .n_candidates = g.n, .max_tokens = g.max_tokens, .use_fim = !g.no_fim};
+    /* the path line a code corpus puts before each file; from standard input, a name that
+     * says the language */
+    char header[512] = "", stdin_name[32];
+    const char *name = a.n_positional ? spec : g.prefix;
+    if (!name && lm_lang_ext(lang)) {
+        snprintf(stdin_name, sizeof stdin_name, "stdin.%s", lm_lang_ext(lang));
+        name = stdin_name;
+    }
+    if (name && !g.no_header) lm_path_header(name, header, sizeof header);
+    lm_complete_opts co = {.lang = lang, .n_candidates = g.n, .max_tokens = g.max_tokens, .use_fim = !g.no_fim,
+                           .header = header};
     lm_sampler_defaults(&co.sampling);
     co.sampling.temperature = (a.set & SET_TEMPERATURE) ? g.temperature : g.n > 1 ? 0.6f : 0.0f;
     co.sampling.top_k = g.top_k;

@@ -25,24 +25,26 @@ typedef struct fix_opts {
     float temperature, top_p, min_p;
     int top_k;
     int64_t seed;
-    int write, threads, ctx_size, quiet;
+    int write, threads, ctx_size, quiet, no_header, verbose;
 } fix_opts;
 
 #define O(f) offsetof(fix_opts, f)
 static const lm_opt OPTS[] = {
     {"model", 'm', OPT_STR, O(model), 0, 0, 0, 0, NULL, "FILE    a GGUF model, best one trained with fill-in-the-middle (required)"},
     {"lang", 0, OPT_STR, O(lang), 0, 0, 0, 0, NULL, "NAME     python or c [from the extension]"},
-    {"candidates", 'n', OPT_INT, O(n), 0, 1, 64, 0, NULL, "K  infills per region around the error (4 regions) [4]"},
-    {"max-tokens", 0, OPT_INT, O(max_tokens), 0, 1, 10000, 0, NULL, "N  tokens per infill at most [128]"},
+    {"candidates", 'n', OPT_INT, O(n), 0, 1, 64, 0, NULL, "K  infills per region around the error (4 to 6 regions) [4]"},
+    {"max-tokens", 0, OPT_INT, O(max_tokens), 0, 1, 10000, 0, NULL, "N  tokens per infill at most (the rest of the context holds the code around it) [64]"},
     {"temperature", 0, OPT_F32, O(temperature), 0, 0, 100, 0, NULL, "F sampling temperature (each region's first infill is greedy) [0.8]"},
     {"top-k", 0, OPT_INT, O(top_k), 0, 0, 1 << 30, 0, NULL, "N       keep the N most likely tokens; 0 = off [40]"},
     {"top-p", 0, OPT_F32, O(top_p), 0, 0, 1, 0, NULL, "F       keep the smallest set with probability >= F; 1 = off [0.95]"},
     {"min-p", 0, OPT_F32, O(min_p), 0, 0, 1, 0, NULL, "F       drop tokens below F x the top probability; 0 = off [0.05]"},
     {"seed", 's', OPT_I64, O(seed), 0, -1, 9.2e18, 0, NULL, "N        random seed; -1 = from the clock [-1]"},
+    {"no-path-header", 0, OPT_FLAG, O(no_header), 0, 0, 0, 1, NULL, "leave out the \"# path: FILE\" line put in front (as loom train --code does)"},
     {"write", 'w', OPT_FLAG, O(write), 0, 0, 0, 1, NULL, "         apply the fix to SRC (atomically: all or nothing)"},
     {"threads", 't', OPT_INT, O(threads), 0, 1, 1024, 0, NULL, "N     threads [all cores]"},
     {"ctx-size", 'c', OPT_INT, O(ctx_size), 0, 8, 1 << 20, 0, NULL, "N    context length [the model's]"},
     {"quiet", 'q', OPT_FLAG, O(quiet), 0, 0, 0, 1, NULL, "         errors only on standard error"},
+    {"verbose", 'v', OPT_FLAG, O(verbose), 0, 0, 0, 1, NULL, "       list every distinct infill, its score and whether the file parses with it"},
 };
 #undef O
 #define N_OPTS (sizeof OPTS / sizeof *OPTS)
@@ -51,9 +53,11 @@ static void usage(FILE *f) {
     fprintf(f, "usage: loom fix --model FILE SRC [flags]\n\n"
                "Checks SRC with its language's parser (Python: python3's ast.parse; C: gcc -fsyntax-only; both\n"
                "looked up on PATH). If it does not parse, the model rewrites the lines around the first error\n"
-               "(line L replaced; lines inserted before L; lines L-1..L; lines L..L+1), K infills each, and the\n"
-               "most likely infill with which the whole file parses is printed as a unified diff. The code is\n"
-               "only parsed, never run. Exit status: 0 fixed (or nothing to fix), 1 no infill parsed or an error.\n\n");
+               "(line L replaced; lines inserted before L; lines L-1..L; lines L..L+1; lines added at the end\n"
+               "when L is the last line; for Python's \"never closed\" brackets, lines inserted where the\n"
+               "bracket's statement should end), K infills each, and the most likely infill with which the\n"
+               "whole file parses is printed as a unified diff. The code is only parsed, never run.\n"
+               "Exit status: 0 fixed (or nothing to fix), 1 no infill parsed or an error.\n\n");
     lm_args a = {.opts = OPTS, .n_opts = N_OPTS};
     lm_args_print(&a, f);
     fprintf(f, "\nexamples:\n"
@@ -73,8 +77,30 @@ static int write_back(const char *path, const char *text, size_t len, lm_error *
     return 0;
 }
 
+/* One line per distinct infill on standard error: verdict, region, score, the text. */
+static void list_infills(const lm_repair_result *r) {
+    for (int i = 0; i < r->n_cands; i++) {
+        const lm_repair_cand *c = &r->cands[i];
+        char where[48];
+        if (c->n_lines == 0)
+            snprintf(where, sizeof where, "before line %d", c->first_line);
+        else
+            snprintf(where, sizeof where, "lines %d-%d", c->first_line, c->first_line + c->n_lines - 1);
+        fprintf(stderr, "loom fix:   %-6s %-18s %8.3f  \"", c->parses ? "parses" : "no", where, c->mean_logprob);
+        for (size_t k = 0; k < c->infill_len && k < 100; k++) {
+            unsigned char ch = (unsigned char)c->infill[k];
+            if (ch == '\n') fputs("\\n", stderr);
+            else if (ch == '\t') fputs("\\t", stderr);
+            else if (ch == '"' || ch == '\\') fprintf(stderr, "\\%c", ch);
+            else if (ch < 32 || ch == 127) fprintf(stderr, "\\x%02x", ch);
+            else fputc(ch, stderr);
+        }
+        fprintf(stderr, "\"%s\n", c->infill_len > 100 ? "..." : "");
+    }
+}
+
 int lm_cmd_fix(int argc, char **argv) {
-    fix_opts g = {.n = 4, .max_tokens = 128, .temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .seed = -1};
+    fix_opts g = {.n = 4, .max_tokens = 64, .temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .seed = -1};
     lm_args a = {.cmd = "fix", .opts = OPTS, .n_opts = N_OPTS, .base = &g, .max_positional = 1};
     int rc = lm_args_parse(&a, argc, argv, usage);
     if (rc) return rc < 0 ? 0 : rc;
@@ -133,7 +159,10 @@ int lm_cmd_fix(int argc, char **argv) {
     if (lm_infer_create(&inf, &m, g.ctx_size, &err)) goto fail;
     lm_complete_model cm;
     lm_complete_model_infer(&cm, &inf);
-    lm_repair_opts ro = {.lang = lang, .n_samples = g.n, .max_tokens = g.max_tokens, .include_dir = dir};
+    char header[512] = "";
+    if (!g.no_header) lm_path_header(path, header, sizeof header);
+    lm_repair_opts ro = {.lang = lang, .n_samples = g.n, .max_tokens = g.max_tokens, .include_dir = dir,
+                         .header = header};
     lm_sampler_defaults(&ro.sampling);
     ro.sampling.temperature = g.temperature;
     ro.sampling.top_k = g.top_k;
@@ -141,10 +170,11 @@ int lm_cmd_fix(int argc, char **argv) {
     ro.sampling.min_p = g.min_p;
     ro.sampling.seed = g.seed >= 0 ? (uint64_t)g.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     double t0 = lm_now();
-    if (lm_repair(&cm, &tok, text, len, pr.line, &ro, &res, &err)) goto fail;
+    if (lm_repair(&cm, &tok, text, len, &pr, &ro, &res, &err)) goto fail;
     if (res.fim_missing && !g.quiet)
         fprintf(stderr, "loom fix: note: this model's vocabulary has no fill-in-the-middle tokens; the infills see "
                         "only the code before the error\n");
+    if (g.verbose) list_infills(&res);
     if (!res.fixed) {
         fprintf(stderr, "loom fix: no infill made %s parse (%d tried around line %d, %d distinct); the file is unchanged\n",
                 path, res.n_tried, pr.line, res.n_distinct);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "data/code_corpus.h"
 #include "data/corpus.h"
 #include "util/io.h"
 
@@ -57,6 +58,20 @@ const char *lm_lang_name(lm_lang l) {
     case LM_LANG_CSHARP: return "cs";
     case LM_LANG_BRACES: return "braces";
     default: return "text";
+    }
+}
+
+const char *lm_lang_ext(lm_lang l) {
+    switch (l) {
+    case LM_LANG_PYTHON: return "py";
+    case LM_LANG_C: return "c";
+    case LM_LANG_CPP: return "cpp";
+    case LM_LANG_JAVA: return "java";
+    case LM_LANG_JS: return "js";
+    case LM_LANG_GO: return "go";
+    case LM_LANG_RUST: return "rs";
+    case LM_LANG_CSHARP: return "cs";
+    default: return NULL;
     }
 }
 
@@ -463,6 +478,16 @@ size_t lm_boundary_final(const lm_boundary *b, const char *text, size_t n) {
     return nl ? (size_t)(nl - text) + 1 : n;
 }
 
+void lm_path_header(const char *path, char *out, size_t cap) {
+    while (path[0] == '.' && path[1] == '/') path += 2;
+    int climbs = path[0] == '/' || !strncmp(path, "../", 3) || strstr(path, "/../") != NULL;
+    if (climbs) {
+        const char *base = strrchr(path, '/');
+        path = base ? base + 1 : path;
+    }
+    lm_code_header(path, out, cap);
+}
+
 /* ---- fill in the middle ---- */
 
 static int32_t find_special(const lm_tokenizer *tok, const char *a, const char *b) {
@@ -486,15 +511,24 @@ static size_t pieces_len(const lm_tokenizer *tok, const int32_t *ids, int n) {
     return s;
 }
 
-loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, const char *prefix, size_t npre,
-                               const char *suffix, size_t nsuf, int budget, int32_t **ids, int *n,
+loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, const char *header, const char *prefix,
+                               size_t npre, const char *suffix, size_t nsuf, int budget, int32_t **ids, int *n,
                                size_t *dropped_prefix, size_t *dropped_suffix, lm_error *err) {
     *ids = NULL;
     *n = 0;
     *dropped_prefix = *dropped_suffix = 0;
-    int fixed = f ? 3 : 0;
-    if (budget - fixed < 1)
+    int32_t *h = NULL;
+    int nh = 0;
+    if (header && *header) {
+        loom_status st = lm_encode_text(tok, header, strlen(header), &h, &nh, err);
+        if (st) return st;
+        if (nh > budget / 4) nh = 0; /* a path too long to be worth its room */
+    }
+    int fixed = (f ? 3 : 0) + nh;
+    if (budget - fixed < 1) {
+        free(h);
         return lm_fail(err, LOOM_ERR_ARG, "the context (%d tokens for the prompt) is too small to complete in", budget);
+    }
     /* Only the prefix's end and the suffix's start can be used, and a token holds at least one
      * byte: no need to encode more than that of a large file. */
     size_t cap = (size_t)budget * 64;
@@ -505,6 +539,7 @@ loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, con
     loom_status st = lm_encode_text(tok, prefix + pre_skip, npre - pre_skip, &p, &np, err);
     if (!st && f) st = lm_encode_text(tok, suffix, suf_take, &s, &ns, err);
     if (st) {
+        free(h);
         free(p);
         free(s);
         return st;
@@ -523,18 +558,22 @@ loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, con
     int lead = tok->eot >= 0 && *dropped_prefix == 0 && fixed + keep_p + keep_s + 1 <= budget;
     int total = lead + fixed + keep_p + keep_s;
     if (total == 0) {
+        free(h);
         free(p);
         free(s);
         return lm_fail(err, LOOM_ERR_ARG, "nothing to complete from: the text before the cursor is empty");
     }
     int32_t *out = malloc((size_t)total * sizeof *out);
     if (!out) {
+        free(h);
         free(p);
         free(s);
         return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
     }
     int k = 0;
     if (lead) out[k++] = tok->eot;
+    if (nh) memcpy(out + k, h, (size_t)nh * sizeof *out);
+    k += nh;
     if (f) out[k++] = f->prefix;
     memcpy(out + k, p + (np - keep_p), (size_t)keep_p * sizeof *out);
     k += keep_p;
@@ -544,6 +583,7 @@ loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, con
         k += keep_s;
         out[k++] = f->middle;
     }
+    free(h);
     free(p);
     free(s);
     *ids = out;
@@ -770,8 +810,8 @@ loom_status lm_complete(const lm_complete_model *m, const lm_tokenizer *tok, con
     int reserve = o->max_tokens < m->n_ctx / 2 ? o->max_tokens : m->n_ctx / 2;
     int32_t *prompt = NULL;
     int n_prompt = 0;
-    if ((st = lm_complete_prompt(tok, r->fim ? &f : NULL, prefix, npre, suffix, nsuf, m->n_ctx - reserve, &prompt,
-                                 &n_prompt, &r->dropped_prefix, &r->dropped_suffix, err)))
+    if ((st = lm_complete_prompt(tok, r->fim ? &f : NULL, o->header, prefix, npre, suffix, nsuf, m->n_ctx - reserve,
+                                 &prompt, &n_prompt, &r->dropped_prefix, &r->dropped_suffix, err)))
         return st;
     r->n_prompt = n_prompt;
     lm_boundary bd;

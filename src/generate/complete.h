@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "data/fim.h"
 #include "data/tokenizer.h"
 #include "generate/infer.h"
 #include "generate/sampler.h"
@@ -37,6 +38,8 @@ lm_lang lm_lang_from_path(const char *path);
  * (py, h, rs, ...). Returns 0 and sets *out, or -1 if the name is unknown. */
 int lm_lang_from_name(const char *name, lm_lang *out);
 const char *lm_lang_name(lm_lang l);
+/* The usual extension of a language ("py"), NULL for text and unnamed brace languages. */
+const char *lm_lang_ext(lm_lang l);
 /* 1 for the languages whose blocks are delimited by braces. */
 int lm_lang_braces(lm_lang l);
 
@@ -120,25 +123,30 @@ int64_t lm_boundary_find(const lm_boundary *b, const char *text, size_t n);
  * limit, full context): all of it, less trailing blank lines when left to right. */
 size_t lm_boundary_final(const lm_boundary *b, const char *text, size_t n);
 
+/* The path line `loom train --code` puts in front of each file (src/data/code_corpus.h), for
+ * the file at path: a relative path as given (less "./"), an absolute one or one that climbs
+ * out ("..") by its base name, since training saw paths inside a tree. */
+void lm_path_header(const char *path, char *out, size_t cap);
+
 /* ---- fill in the middle ---- */
 
-typedef struct lm_fim_ids {
-    int32_t prefix, suffix, middle; /* -1 where the vocabulary lacks the token */
-} lm_fim_ids;
-
 /* Finds the fill-in-the-middle tokens (<|fim_prefix|>, <|fim_suffix|>, <|fim_middle|>, or
- * StarCoder's <fim_prefix>, ...) among the special tokens. Returns 1 when all three exist. */
+ * StarCoder's <fim_prefix>, ...) among the special tokens, -1 for those missing (the ids are
+ * src/data/fim.h's, whose lm_fim_find_ids knows only loom's names). Returns 1 when all three
+ * exist. */
 int lm_fim_find(const lm_tokenizer *tok, lm_fim_ids *f);
 
-/* The prompt, in PSM order:
- *   [<|endoftext|>] <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>      (f given)
- *   [<|endoftext|>] prefix                                                        (f NULL)
+/* The prompt, in PSM order, as `loom train --code` lays out a file (src/data/fim.h):
+ *   [<|endoftext|>] [header] <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>   (f given)
+ *   [<|endoftext|>] [header] prefix                                                     (f NULL)
  * The leading <|endoftext|> (when the vocabulary has one and the whole prefix fits) marks the
- * start of a file, as the training stream does between files. At most budget tokens: the
- * prefix loses its start and the suffix its end (the suffix keeps at most half the budget
- * when both are long). *dropped_prefix and *dropped_suffix receive the bytes left out. */
-loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, const char *prefix, size_t npre,
-                               const char *suffix, size_t nsuf, int budget, int32_t **ids, int *n,
+ * start of a file, as the training stream does between files; header (NULL for none) is the
+ * code corpus's path line ("# path: src/x.py\n"), which tells the model the language; it is
+ * left out when it would take more than a quarter of the budget. At most budget tokens: the
+ * prefix loses its start and the suffix its end (the suffix keeps at most half of what is
+ * left when both are long). *dropped_prefix and *dropped_suffix receive the bytes left out. */
+loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, const char *header, const char *prefix,
+                               size_t npre, const char *suffix, size_t nsuf, int budget, int32_t **ids, int *n,
                                size_t *dropped_prefix, size_t *dropped_suffix, lm_error *err);
 
 /* ---- candidates ---- */
@@ -182,6 +190,7 @@ typedef struct lm_complete_opts {
     int max_lines;               /* stop after this many lines; 0 = no limit */
     int greedy_first;            /* the first candidate is greedy, the others sampled */
     int use_fim;                 /* fill in the middle when the suffix holds more than whitespace */
+    const char *header;          /* the file's path line in front of the prompt, or NULL */
     lm_sampler_params sampling;  /* candidate k uses seed + k */
 } lm_complete_opts;
 

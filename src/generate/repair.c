@@ -329,6 +329,7 @@ typedef struct fix_cand {
     double score;
     int first, count; /* the region */
     int order;        /* found order: ties go to the earlier region */
+    size_t mid, mid_len; /* the infill within text */
 } fix_cand;
 
 static int by_fix_score(const void *a, const void *b) {
@@ -338,12 +339,55 @@ static int by_fix_score(const void *a, const void *b) {
 }
 
 void lm_repair_result_free(lm_repair_result *r) {
+    for (int i = 0; i < r->n_cands; i++) free(r->cands[i].infill);
+    free(r->cands);
     free(r->text);
     memset(r, 0, sizeof *r);
 }
 
-loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const char *src, size_t n, int err_line,
-                      const lm_repair_opts *o, lm_repair_result *r, lm_error *err) {
+/* Leading blanks of the line at s (tabs to multiples of 8); -1 for a blank line. */
+static int line_indent(const char *s, size_t n) {
+    int w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ') w++;
+        else if (s[i] == '\t') w = w / 8 * 8 + 8;
+        else return s[i] == '\n' || s[i] == '\r' ? -1 : w;
+    }
+    return -1;
+}
+
+/* The regions to rewrite, as {first line, lines} (0 lines: insert before first). */
+static int choose_regions(const char *src, const size_t *off, int nl, const lm_parse_result *pr, lm_lang lang,
+                          int regions[][2]) {
+    int nr = 0;
+    if (nl == 0) {
+        regions[nr][0] = 1, regions[nr++][1] = 0;
+        return nr;
+    }
+    int L = pr->line < 1 || pr->line > nl ? nl : pr->line;
+    regions[nr][0] = L, regions[nr++][1] = 1;
+    regions[nr][0] = L, regions[nr++][1] = 0;
+    if (L > 1) regions[nr][0] = L - 1, regions[nr++][1] = 2;
+    if (L < nl) regions[nr][0] = L, regions[nr++][1] = 2;
+    /* the end of the file: what is missing may belong after the last line (a closing brace) */
+    if (L == nl) regions[nr][0] = nl + 1, regions[nr++][1] = 0;
+    /* Python reports a bracket that is never closed on the line that opens it: the closing
+     * bracket belongs before the next line that starts at or below that line's indentation */
+    if (lang == LM_LANG_PYTHON && strstr(pr->msg, "never closed")) {
+        int ind = line_indent(src + off[L - 1], off[L] - off[L - 1]);
+        for (int j = L + 1; j <= nl && ind >= 0; j++) {
+            int w = line_indent(src + off[j - 1], off[j] - off[j - 1]);
+            if (w >= 0 && w <= ind) {
+                regions[nr][0] = j, regions[nr++][1] = 0;
+                break;
+            }
+        }
+    }
+    return nr;
+}
+
+loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const char *src, size_t n,
+                      const lm_parse_result *pr, const lm_repair_opts *o, lm_repair_result *r, lm_error *err) {
     memset(r, 0, sizeof *r);
     if (!lm_repair_supported(o->lang))
         return lm_fail(err, LOOM_ERR_ARG, "fix checks Python and C files, not %s", lm_lang_name(o->lang));
@@ -358,16 +402,8 @@ loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const
     for (size_t i = 0; i < n; i++)
         if (src[i] == '\n') off[++k] = i + 1;
     off[nl] = n;
-    int L = err_line < 1 ? (nl ? nl : 1) : err_line > nl ? (nl ? nl : 1) : err_line;
-    int regions[4][2], nr = 0;
-    if (nl == 0) {
-        regions[nr][0] = 1, regions[nr++][1] = 0;
-    } else {
-        regions[nr][0] = L, regions[nr++][1] = 1;
-        regions[nr][0] = L, regions[nr++][1] = 0;
-        if (L > 1) regions[nr][0] = L - 1, regions[nr++][1] = 2;
-        if (L < nl) regions[nr][0] = L, regions[nr++][1] = 2;
-    }
+    int regions[8][2];
+    int nr = choose_regions(src, off, nl, pr, o->lang, regions);
     fix_cand *fc = NULL;
     int nfc = 0;
     char **paths = NULL;
@@ -380,7 +416,7 @@ loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const
     }
     for (int ri = 0; ri < nr; ri++) {
         int first = regions[ri][0], count = regions[ri][1];
-        size_t start = off[first - 1], end = off[first - 1 + count];
+        size_t start = off[first - 1], end = off[first - 1 + count]; /* first may be nl + 1 (count 0) */
         lm_complete_opts co = {
             .lang = LM_LANG_TEXT, /* no block boundaries: the suffix says where the infill ends */
             .n_candidates = o->n_samples,
@@ -388,6 +424,7 @@ loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const
             .max_lines = count + 2,
             .greedy_first = 1,
             .use_fim = 1,
+            .header = o->header,
             .sampling = o->sampling,
         };
         lm_complete_result cr;
@@ -423,11 +460,12 @@ loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const
             if (dup >= 0) {
                 /* the same file from another region: keep the likelier infill's score */
                 if (c->mean_logprob > fc[dup].score)
-                    fc[dup].score = c->mean_logprob, fc[dup].first = first, fc[dup].count = count;
+                    fc[dup].score = c->mean_logprob, fc[dup].first = first, fc[dup].count = count,
+                    fc[dup].mid = start, fc[dup].mid_len = mlen;
                 free(t);
                 continue;
             }
-            fc[nfc] = (fix_cand){t, len, c->mean_logprob, first, count, nfc};
+            fc[nfc] = (fix_cand){t, len, c->mean_logprob, first, count, nfc, start, mlen};
             nfc++;
         }
         lm_complete_result_free(&cr);
@@ -444,6 +482,27 @@ loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const
     for (int i = 0; i < nfc; i++)
         if ((st = write_temp(o->lang, fc[i].text, fc[i].len, &paths[i], err))) goto done;
     if ((st = parse_files(o->lang, (const char *const *)paths, nfc, o->include_dir, res, err))) goto done;
+    r->cands = calloc((size_t)nfc, sizeof *r->cands);
+    if (!r->cands) {
+        st = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nfc; i++) {
+        lm_repair_cand *rc = &r->cands[r->n_cands];
+        rc->infill = malloc(fc[i].mid_len + 1);
+        if (!rc->infill) {
+            st = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(rc->infill, fc[i].text + fc[i].mid, fc[i].mid_len);
+        rc->infill[fc[i].mid_len] = 0;
+        rc->infill_len = fc[i].mid_len;
+        rc->first_line = fc[i].first;
+        rc->n_lines = fc[i].count;
+        rc->mean_logprob = fc[i].score;
+        rc->parses = res[i].ok;
+        r->n_cands++;
+    }
     for (int i = 0; i < nfc; i++) {
         if (!res[i].ok) continue;
         r->n_parsed++;

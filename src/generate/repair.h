@@ -10,7 +10,10 @@
  *   - line L replaced;
  *   - lines inserted before line L (a deleted line often shows up as an error on the next);
  *   - lines L-1 and L replaced (a missing ':', ')' or ';' is often reported a line late);
- *   - lines L and L+1 replaced.
+ *   - lines L and L+1 replaced;
+ *   - when L is the last line: lines added at the end (a missing closing brace);
+ *   - Python's "'(' was never closed", reported where the bracket opens: lines inserted before
+ *     the next line that starts at or below line L's indentation.
  * An infill may have at most two lines more than its region. An infill that only deletes
  * (empty, or blank lines in place of more than one line) is not a repair and is dropped.
  * Every distinct repaired file is parsed; the best is the parsing one whose infill has the
@@ -46,7 +49,17 @@ typedef struct lm_repair_opts {
     int max_tokens;             /* per infill */
     lm_sampler_params sampling; /* for all but each region's first (greedy) infill */
     const char *include_dir;    /* as for lm_parse_text */
+    const char *header;         /* the file's path line for the prompts (lm_complete_opts), or NULL */
 } lm_repair_opts;
+
+/* One distinct repaired file, for a verbose listing. */
+typedef struct lm_repair_cand {
+    int first_line, n_lines; /* its region, as in lm_repair_result */
+    double mean_logprob;
+    int parses;
+    char *infill;            /* the lines written in place of the region */
+    size_t infill_len;
+} lm_repair_cand;
 
 typedef struct lm_repair_result {
     int fixed;          /* some infill made the file parse */
@@ -60,11 +73,13 @@ typedef struct lm_repair_result {
     int n_parsed;       /* of which parse */
     int fim;            /* the infills were filled in the middle (else left to right) */
     int fim_missing;    /* the vocabulary lacks the FIM tokens */
+    lm_repair_cand *cands; /* every distinct repaired file, most likely first */
+    int n_cands;
 } lm_repair_result;
 
-/* Repairs src (n bytes) whose first syntax error is on line err_line. */
-loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const char *src, size_t n, int err_line,
-                      const lm_repair_opts *o, lm_repair_result *r, lm_error *err);
+/* Repairs src (n bytes), whose parser verdict is pr (its first error's line and message). */
+loom_status lm_repair(const lm_complete_model *m, const lm_tokenizer *tok, const char *src, size_t n,
+                      const lm_parse_result *pr, const lm_repair_opts *o, lm_repair_result *r, lm_error *err);
 void lm_repair_result_free(lm_repair_result *r);
 
 /* A unified diff turning a into b (one hunk spanning the lines that differ, with context

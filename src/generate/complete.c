@@ -595,11 +595,8 @@ loom_status lm_complete_prompt(const lm_tokenizer *tok, const lm_fim_ids *f, con
 
 static loom_status infer_eval(void *ud, int n_keep, const int32_t *ids, int n, float *logits, lm_error *err) {
     lm_infer *s = ud;
-    if (n_keep < 0 || n_keep > s->n_past)
+    if (lm_infer_truncate(s, n_keep))
         return lm_fail(err, LOOM_ERR_ARG, "cannot keep %d positions of %lld", n_keep, (long long)s->n_past);
-    /* Dropping positions is only a matter of n_past: the next evaluation writes its keys and
-     * values from there on, and attention reads no position beyond the one it computes. */
-    s->n_past = n_keep;
     return lm_infer_eval(s, ids, n, logits, 0, err);
 }
 

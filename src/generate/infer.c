@@ -30,6 +30,12 @@ void lm_infer_free(lm_infer *s) {
 
 void lm_infer_reset(lm_infer *s) { s->n_past = 0; }
 
+int lm_infer_truncate(lm_infer *s, int64_t n) {
+    if (n < 0 || n > s->n_past) return -1;
+    s->n_past = n;
+    return 0;
+}
+
 loom_status lm_infer_eval(lm_infer *s, const int32_t *ids, int n, float *logits, int all, lm_error *err) {
     if (n <= 0) return lm_fail(err, LOOM_ERR_ARG, "nothing to evaluate");
     if (s->n_past + n > s->n_ctx)

@@ -19,6 +19,10 @@ loom_status lm_infer_create(lm_infer *s, lm_llama *m, int n_ctx, lm_error *err);
 void lm_infer_free(lm_infer *s);
 /* Forgets the context (the cache is simply overwritten from position 0). */
 void lm_infer_reset(lm_infer *s);
+/* Keeps only the first n positions (n <= n_past), e.g. to sample several continuations of one
+ * prompt: the next evaluation writes keys and values from position n on, and attention never
+ * reads a position beyond the one it computes. Returns -1 if n is out of range. */
+int lm_infer_truncate(lm_infer *s, int64_t n);
 /* Appends n tokens. logits receives the vocabulary's logits for the last token, or for all n
  * tokens ((n, V), row i predicting token i+1) when all is 1. Fails when the context is full. */
 loom_status lm_infer_eval(lm_infer *s, const int32_t *ids, int n, float *logits, int all, lm_error *err);

@@ -220,11 +220,20 @@ loom_status lm_corpus_tokenize_fim(lm_corpus *c, const lm_tokenizer *tok, const 
     free(c->tokens);
     c->tokens = NULL;
     c->n_tokens = 0;
-    size_t cap = (size_t)c->n_docs;
-    for (int d = 0; d < c->n_docs; d++)
-        cap += lm_fim_max_tokens(tok, (size_t)(c->doc_start[d + 1] - c->doc_start[d]));
+    size_t cap = (size_t)c->n_docs, maxhead = 0;
+    for (int d = 0; d < c->n_docs; d++) {
+        size_t len = (size_t)(c->doc_start[d + 1] - c->doc_start[d]), keep = c->doc_head ? (size_t)c->doc_head[d] : 0;
+        cap += lm_fim_max_tokens(tok, len);
+        if (fim->piece_bytes) /* each piece repeats the head and adds an <|endoftext|> */
+            cap += (len / fim->piece_bytes + 2) * (lm_fim_max_tokens(tok, keep) + 2);
+        if (keep > maxhead) maxhead = keep;
+    }
     c->tokens = malloc((cap ? cap : 1) * sizeof(int32_t));
-    if (!c->tokens) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory tokenizing the corpus (%zu tokens)", cap);
+    uint8_t *piece = fim->piece_bytes ? malloc(maxhead + 2 * fim->piece_bytes + 8) : NULL;
+    if (!c->tokens || (fim->piece_bytes && !piece)) {
+        free(piece);
+        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory tokenizing the corpus (%zu tokens)", cap);
+    }
     int64_t split = -1;
     int rearranged = 0;
     for (int d = 0; d < c->n_docs; d++) {
@@ -236,9 +245,37 @@ loom_status lm_corpus_tokenize_fim(lm_corpus *c, const lm_tokenizer *tok, const 
             lm_fim_doc_rng(&r, fim->seed, d);
             size_t keep = c->doc_head ? (size_t)c->doc_head[d] : 0;
             lm_fim_split sp;
-            lm_fim_draw(c->text + a + keep, (size_t)(b - a) - keep, fim->rate, fim->spm_rate, &r, &sp);
-            rearranged += sp.mode != LM_FIM_NONE;
-            c->n_tokens += (int64_t)lm_fim_layout(tok, &ids, c->text + a, (size_t)(b - a), keep, &sp, out);
+            size_t body = (size_t)(b - a) - keep;
+            if (!fim->piece_bytes || body <= fim->piece_bytes) {
+                lm_fim_draw(c->text + a + keep, body, fim->rate, fim->spm_rate, &r, &sp);
+                rearranged += sp.mode != LM_FIM_NONE;
+                c->n_tokens += (int64_t)lm_fim_layout(tok, &ids, c->text + a, (size_t)(b - a), keep, &sp, out);
+                continue;
+            }
+            /* pieces of the body, each cut after the last line end within piece_bytes (or, in a
+             * line longer than that, before a UTF-8 lead byte), each behind the head again */
+            const uint8_t *p = c->text + a + keep, *end = c->text + b;
+            memcpy(piece, c->text + a, keep);
+            int first = 1;
+            while (p < end) {
+                size_t n = (size_t)(end - p) <= fim->piece_bytes ? (size_t)(end - p) : fim->piece_bytes;
+                if (p + n < end) {
+                    size_t q = n;
+                    while (q > 0 && p[q - 1] != '\n') q--;
+                    if (q == 0) {
+                        q = n;
+                        while (q > 1 && (p[q] & 0xC0) == 0x80) q--;
+                    }
+                    n = q;
+                }
+                if (!first && tok->eot >= 0) c->tokens[c->n_tokens++] = tok->eot;
+                first = 0;
+                memcpy(piece + keep, p, n);
+                lm_fim_draw(piece + keep, n, fim->rate, fim->spm_rate, &r, &sp);
+                rearranged += sp.mode != LM_FIM_NONE;
+                c->n_tokens += (int64_t)lm_fim_layout(tok, &ids, piece, keep + n, keep, &sp, c->tokens + c->n_tokens);
+                p += n;
+            }
             continue;
         }
         size_t k = lm_tokenizer_encode(tok, c->text + a, (size_t)(b - a), out);
@@ -252,6 +289,7 @@ loom_status lm_corpus_tokenize_fim(lm_corpus *c, const lm_tokenizer *tok, const 
         }
         c->n_tokens += (int64_t)k;
     }
+    free(piece);
     *n_train = split < 0 ? c->n_tokens : split;
     if (n_fim) *n_fim = rearranged;
     return LOOM_OK;

@@ -33,13 +33,16 @@ typedef struct lm_corpus_fim {
     double rate, spm_rate; /* share of documents rearranged, and of those in SPM order */
     uint64_t seed;         /* with a document's index, seeds its own RNG */
     int64_t train_bytes;   /* only documents that end within the first train_bytes bytes of text */
+    size_t piece_bytes;    /* > 0: rearrange pieces of about this size (cut at line ends), each
+                              after the document's head line and followed by <|endoftext|>, so
+                              that a whole prefix-suffix-middle example fits in a training window */
 } lm_corpus_fim;
 
 /* Like lm_corpus_tokenize, but each document that ends within fim->train_bytes is rearranged
  * for fill-in-the-middle with probability fim->rate; the others stay left to right.
  * *n_train receives the number of tokens that encode bytes before fim->train_bytes (all of
  * them when it is n_bytes): the held-out part starts there and holds no rearranged text.
- * *n_fim (may be NULL) receives the number of documents rearranged. Fails when the tokenizer
+ * *n_fim (may be NULL) receives the number of documents (or pieces) rearranged. Fails when the tokenizer
  * has no FIM tokens. */
 loom_status lm_corpus_tokenize_fim(lm_corpus *c, const lm_tokenizer *tok, const lm_corpus_fim *fim, int64_t *n_train,
                                    int *n_fim, lm_error *err);

@@ -299,6 +299,7 @@ static loom_status save_data_settings(const lm_train_opts *o, lm_error *err) {
         json_object_object_add(j, "max_file_kb", json_object_new_int(o->max_file_kb));
         json_object_object_add(j, "fim_rate", json_object_new_double(o->fim_rate));
         json_object_object_add(j, "fim_spm_rate", json_object_new_double(o->fim_spm_rate));
+        json_object_object_add(j, "fim_piece_bytes", json_object_new_int(o->fim_piece));
         const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
         s = lm_write_file_atomic(p, txt, strlen(txt), err);
         json_object_put(j);
@@ -318,6 +319,7 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
     o->max_file_kb = 1024;
     o->fim_rate = 0;
     o->fim_spm_rate = 0.5f;
+    o->fim_piece = 0; /* a run recorded before pieces existed rearranged whole documents */
     uint8_t *buf = NULL;
     size_t len = 0;
     loom_status s = LOOM_OK;
@@ -336,6 +338,7 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
             if (json_object_object_get_ex(j, "max_file_kb", &v)) o->max_file_kb = json_object_get_int(v);
             if (json_object_object_get_ex(j, "fim_rate", &v)) o->fim_rate = (float)json_object_get_double(v);
             if (json_object_object_get_ex(j, "fim_spm_rate", &v)) o->fim_spm_rate = (float)json_object_get_double(v);
+            if (json_object_object_get_ex(j, "fim_piece_bytes", &v)) o->fim_piece = json_object_get_int(v);
         }
         if (j) json_object_put(j);
     }
@@ -487,8 +490,13 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     if (o.fim_rate > 0) {
         /* held out by bytes, as the tokenizer was trained: the documents before the boundary may
          * be rearranged, the held-out text stays left to right so that its loss means the same */
+        /* pieces of about 3.5 bytes per token of the window: a whole FIM example then fits in a
+         * window, which teaches infilling far better than splitting documents of thousands of
+         * tokens that windows only ever see a part of (the paper's context-level FIM) */
+        if (!o.resume) o.fim_piece = ((set & LM_SET_CONTEXT) ? o.model.context : 128) * 7 / 2; /* recorded */
         lm_corpus_fim f = {.rate = o.fim_rate, .spm_rate = o.fim_spm_rate, .seed = o.seed,
-                           .train_bytes = (int64_t)((double)corpus.n_bytes * (1.0 - o.val_frac))};
+                           .train_bytes = (int64_t)((double)corpus.n_bytes * (1.0 - o.val_frac)),
+                           .piece_bytes = (size_t)o.fim_piece};
         int n_fim = 0;
         if ((s = lm_corpus_tokenize_fim(&corpus, &tok, &f, &n_train, &n_fim, err))) goto done;
         n_val = corpus.n_tokens - n_train;
@@ -496,8 +504,9 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         while (n_docs_train < corpus.n_docs && corpus.doc_start[n_docs_train + 1] <= f.train_bytes) n_docs_train++;
         if (!o.quiet)
             fprintf(stderr,
-                    "loom: fill-in-the-middle: %d of %d training documents rearranged (--fim-rate %g, %g of them SPM)\n",
-                    n_fim, n_docs_train, o.fim_rate, o.fim_spm_rate);
+                    "loom: fill-in-the-middle: %d training documents cut into pieces of up to %d bytes, %d pieces "
+                    "rearranged (--fim-rate %g, %g of them SPM)\n",
+                    n_docs_train, o.fim_piece, n_fim, o.fim_rate, o.fim_spm_rate);
     } else {
         if ((s = lm_corpus_tokenize(&corpus, &tok, err))) goto done;
         n_val = (int64_t)((double)corpus.n_tokens * o.val_frac);

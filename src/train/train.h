@@ -22,6 +22,7 @@ typedef struct lm_train_opts {
     int max_file_kb;     /* code: larger files are skipped */
     float fim_rate;      /* share of training documents rearranged for FIM (unset: 0.5 with code, else 0) */
     float fim_spm_rate;  /* share of those in suffix-prefix-middle order */
+    int fim_piece;       /* bytes per rearranged piece (0: whole documents); set by lm_train */
     /* tokenizer */
     int tokenizer;       /* LM_TRAIN_TOK_BYTE or LM_TRAIN_TOK_BPE */
     int vocab_size;      /* BPE: tokens to learn, specials included */

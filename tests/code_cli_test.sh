@@ -71,7 +71,7 @@ for want in "2 with other extensions" "1 binary" "2 generated" "1 over 4 KiB" "3
   case $line in *"$want"*) ok "skipped: $want" ;; *) not_ok "skipped: want '$want'" "$line" ;; esac
 done
 grep -q 'training a 400-token BPE tokenizer' err.txt && ok "--code defaults to a BPE tokenizer" || not_ok "BPE by default" "$(cat err.txt)"
-grep -q 'fill-in-the-middle: [0-9]* of [0-9]* training documents' err.txt && ok "fill-in-the-middle is on by default with --code" \
+grep -q 'fill-in-the-middle: [0-9]* training documents cut into pieces of up to [0-9]* bytes, [0-9]* pieces rearranged' err.txt && ok "fill-in-the-middle is on by default with --code" \
   || not_ok "FIM line" "$(cat err.txt)"
 
 # the documents: path lines in name order (tokenizer encode of the model shows no path, so

@@ -315,6 +315,29 @@ static void test_corpus_fim(void **state) {
     f.train_bytes = c.n_bytes;
     assert_int_equal(lm_corpus_tokenize_fim(&c, &tok, &f, &n_train, &n_fim, &err), LOOM_OK);
     assert_int_equal(n_train, c.n_tokens);
+    /* pieces: each document's body cut at line ends into pieces of at most piece_bytes, every
+     * piece rearranged behind the head and ended by <|endoftext|>; the pieces' middles, prefixes
+     * and suffixes together spell the body exactly */
+    f.rate = 1.0;
+    f.piece_bytes = 24;
+    assert_int_equal(lm_corpus_tokenize_fim(&c, &tok, &f, &n_train, &n_fim, &err), LOOM_OK);
+    assert_true(n_fim > c.n_docs); /* more pieces than documents */
+    int64_t seg = 0, body_bytes = 0;
+    for (int64_t i = 0; i <= c.n_tokens; i++) {
+        if (i < c.n_tokens && c.tokens[i] != tok.eot) continue;
+        /* one piece: [seg, i) */
+        assert_true(i - seg > (int64_t)hk);
+        assert_memory_equal(c.tokens + seg, head, hk * sizeof(int32_t));
+        int mids = 0;
+        for (int64_t k = seg + (int64_t)hk; k < i; k++) {
+            mids += c.tokens[k] == ids.middle;
+            if (c.tokens[k] != ids.prefix && c.tokens[k] != ids.suffix && c.tokens[k] != ids.middle)
+                body_bytes += tok.piece_len[c.tokens[k]];
+        }
+        assert_int_equal(mids, 1);
+        seg = i + 1;
+    }
+    assert_int_equal(body_bytes, (int64_t)docs * (int64_t)(n - 16));
     free(fim0);
     free(first);
     lm_corpus_free(&c);

@@ -8,7 +8,7 @@ SHARED     ?= $(abspath ../shared)
 DEMO_OUT   ?= runs/demo
 DEMO_DATA  ?= /usr/share/games/fortunes
 
-.PHONY: all deps build test test-fast test-san demo bench clean
+.PHONY: all deps build test test-san demo demo-code bench clean
 
 all: build
 
@@ -36,6 +36,11 @@ test-san:
 demo: deps
 	@$(MAKE) --no-print-directory build
 	bash scripts/demo.sh $(BUILD)/loom $(DEMO_DATA) $(DEMO_OUT)
+
+# A code model on the Python standard library, then a completion of a held-out function.
+demo-code: deps
+	@$(MAKE) --no-print-directory build
+	bash scripts/demo_code.sh $(BUILD)/loom runs/demo-code
 
 bench: deps
 	@$(MAKE) --no-print-directory build

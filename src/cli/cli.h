@@ -9,5 +9,6 @@ int lm_cmd_score(int argc, char **argv);
 int lm_cmd_tokenizer(int argc, char **argv);
 int lm_cmd_complete(int argc, char **argv);
 int lm_cmd_fix(int argc, char **argv);
+int lm_cmd_eval_code(int argc, char **argv);
 
 #endif

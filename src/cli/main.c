@@ -18,6 +18,7 @@ static void usage(FILE *f) {
             "  tokenizer  train, inspect and use BPE tokenizers (train, encode, decode, stats)\n"
             "  complete   complete code at a point in a file, to the end of the block (-n K: ranked candidates)\n"
             "  fix        repair the first syntax error in a Python or C file; prints a unified diff\n"
+            "  eval-code  a code model's figures on held-out files (bodies, FIM, bits/byte, repairs) beside an untrained one\n"
             "  version    print the version\n"
             "\n"
             "Run 'loom COMMAND --help' for the flags of a command.\n",
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "tokenizer")) return lm_cmd_tokenizer(argc - 1, argv + 1);
     if (!strcmp(cmd, "complete")) return lm_cmd_complete(argc - 1, argv + 1);
     if (!strcmp(cmd, "fix")) return lm_cmd_fix(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval-code")) return lm_cmd_eval_code(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("loom %s\n", loom_version());
         return 0;

@@ -10,7 +10,7 @@
 #include "formats/llama_gguf.h"
 #include "generate/infer.h"
 #include "kernels/kernels.h"
-#include "train/progress.h"
+#include "util/clock.h"
 
 int main(int argc, char **argv) {
     if (argc != 7) {

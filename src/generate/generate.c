@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "generate/textstream.h"
-#include "train/progress.h"
+#include "util/clock.h"
 
 loom_status lm_generate(lm_infer *s, const lm_tokenizer *tok, const int32_t *prompt, int n_prompt,
                         const lm_gen_opts *o, lm_gen_cb cb, void *ud, lm_gen_stats *stats, lm_error *err) {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "util/clock.h"
 
 struct lm_graph {
     lm_node *nodes;
@@ -424,12 +424,6 @@ loom_status lm_graph_plan(lm_graph *g, lm_t loss, int training, lm_error *err) {
     return LOOM_OK;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void lm_graph_profile(lm_graph *g, int on) { g->profile = on; }
 
 void lm_graph_profile_print(const lm_graph *g, FILE *f) {
@@ -450,9 +444,9 @@ void lm_graph_forward(lm_graph *g) {
         lm_node *nd = &g->nodes[i];
         const lm_op_def *def = lm_op_table(nd->op);
         if (!def->forward) continue;
-        double t0 = g->profile ? now_s() : 0;
+        double t0 = g->profile ? lm_now() : 0;
         def->forward(g, nd);
-        if (g->profile) g->t_fwd[nd->op] += now_s() - t0;
+        if (g->profile) g->t_fwd[nd->op] += lm_now() - t0;
     }
 }
 
@@ -467,8 +461,8 @@ void lm_graph_backward(lm_graph *g) {
             memset(z->grad, 0, (size_t)z->n * sizeof(float));
         }
         if (i == g->loss && nd->op == LM_OP_XENT) nd->grad[0] = 1.0f;
-        double t0 = g->profile ? now_s() : 0;
+        double t0 = g->profile ? lm_now() : 0;
         lm_op_table(nd->op)->backward(g, nd);
-        if (g->profile) g->t_bwd[nd->op] += now_s() - t0;
+        if (g->profile) g->t_bwd[nd->op] += lm_now() - t0;
     }
 }

@@ -4,12 +4,6 @@
 #include <time.h>
 #include <unistd.h>
 
-double lm_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void lm_format_duration(char *buf, size_t n, double s) {
     if (s < 0) s = 0;
     if (s < 60)

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/clock.h"
+
 typedef struct lm_progress {
     FILE *out;
     int bar;          /* 1: redraw one line with \r; 0: print a line per update */
@@ -15,8 +17,6 @@ typedef struct lm_progress {
     double last_line; /* when the last plain line was printed */
 } lm_progress;
 
-/* Monotonic seconds. */
-double lm_now(void);
 
 /* mode: -1 auto (bar when `out` is a terminal), 0 lines, 1 bar. */
 void lm_progress_init(lm_progress *p, FILE *out, int mode, int64_t start, int64_t total);

@@ -2,6 +2,7 @@
 #include "generate/evalcode.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,7 +257,7 @@ static int find_functions(const lm_evalcode_file *f, int fi, py_fn **v, size_t *
         size_t d = bl;
         while (d < ble && (t[d] == ' ' || t[d] == '\t')) d++;
         size_t d0 = d;
-        while (d < ble && d < d0 + 2 && strchr("rRuUbB", t[d])) d++;
+        while (d < ble && d < d0 + 2 && t[d] && strchr("rRuUbB", t[d])) d++;
         if (d < ble && (t[d] == '"' || t[d] == '\'')) {
             size_t e = skip_string(t, n, d);
             size_t ee = line_end(t, n, e > 0 ? e - 1 : e);
@@ -478,7 +479,7 @@ static loom_status run_bpb(ctx *c, lm_llama *m, const lm_evalcode_set *s, lm_err
             lm_infer_reset(&c->inf);
             if ((st = lm_infer_eval(&c->inf, ids + s0, w, logits, 1, err))) break;
             for (int t = 0; t + 1 < w; t++) {
-                lm_softmax(logits + (size_t)t * V, probs, V);
+                lm_softmax(logits + (size_t)t * (size_t)V, probs, V);
                 int32_t y = ids[s0 + t + 1];
                 double p = probs[y] > 1e-30f ? probs[y] : 1e-30;
                 c->r->nats -= log(p);

@@ -4,26 +4,8 @@
 # resuming with the same tokens, and one clear error line for bad input.
 # usage: tests/code_cli_test.sh PATH/TO/loom
 set -u
-LOOM=${1:?usage: code_cli_test.sh PATH/TO/loom}
-case $LOOM in /*) ;; *) LOOM=$PWD/$LOOM ;; esac
-W=$(mktemp -d "${TMPDIR:-/tmp}/loom_code_test.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-PASS=0 FAIL=0
-ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
-not_ok() { echo "not ok - $1"; FAIL=$((FAIL + 1)); [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 10 | sed 's/^/#   /'; }
-expect_error() {
-    local name=$1 key=$2
-    shift 2
-    "$LOOM" "$@" >out.txt 2>err.txt </dev/null
-    local rc=$? n
-    n=$(awk 'END { print NR }' err.txt)
-    if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then not_ok "$name: exit status $rc" "$(cat err.txt)"
-    elif grep -q -e Sanitizer -e 'runtime error' err.txt; then not_ok "$name: sanitizer report" "$(cat err.txt)"
-    elif [ "$n" -ne 1 ]; then not_ok "$name: $n lines on stderr, want 1" "$(cat err.txt)"
-    elif ! grep -qi -e "$key" err.txt; then not_ok "$name: error does not mention '$key'" "$(cat err.txt)"
-    else ok "$name"; fi
-}
+NAME=code
+. "$(dirname "$0")/lib.sh" "$@"
 TINY=(--vocab-size 400 --layers 1 --dim 16 --heads 2 --context 16 --batch 4 --threads 1 --log-every 1 --save-every 0 --eval-every 0 --eval-iters 2)
 
 # a source tree: 8 files to keep, and one of each kind to skip
@@ -115,5 +97,4 @@ expect_error "--extensions with no extension" "extensions" train --data tree --c
 head -c 2000 /dev/urandom > bin.dat; printf '\0' >> bin.dat
 expect_error "one binary file" "binary" train --data bin.dat --code --out bad
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

@@ -7,30 +7,8 @@
 #
 # usage: tests/complete_cli_test.sh PATH/TO/loom   (may be an ASan/UBSan build: tiny model)
 set -u
-LOOM=${1:?usage: complete_cli_test.sh PATH/TO/loom}
-case $LOOM in /*) ;; *) LOOM=$PWD/$LOOM ;; esac
-W=$(mktemp -d "${TMPDIR:-/tmp}/loom_complete_test.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-PASS=0 FAIL=0
-ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
-not_ok() { echo "not ok - $1"; FAIL=$((FAIL + 1)); [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 10 | sed 's/^/#   /'; }
-sanitizer() { grep -q -e Sanitizer -e 'runtime error' "$1"; }
-
-# expect_error NAME KEYWORD CMD ARGS...: exit 1 or 2, one stderr line mentioning KEYWORD, no sanitizer report
-expect_error() {
-    local name=$1 key=$2
-    shift 2
-    "$LOOM" "$@" >out.txt 2>err.txt </dev/null
-    local rc=$? n
-    n=$(awk 'END { print NR }' err.txt)
-    if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then not_ok "$name: exit status $rc" "$(cat err.txt)"
-    elif sanitizer err.txt; then not_ok "$name: sanitizer report" "$(cat err.txt)"
-    elif [ "$n" -ne 1 ]; then not_ok "$name: $n lines on stderr, want 1" "$(cat err.txt)"
-    elif ! grep -qi -e "$key" err.txt; then not_ok "$name: error does not mention '$key'" "$(cat err.txt)"
-    else ok "$name"; fi
-}
-
+NAME=complete
+. "$(dirname "$0")/lib.sh" "$@"
 mkdir py
 for i in $(seq 1 30); do
   cat > py/mod_$i.py <<EOF
@@ -162,5 +140,4 @@ if command -v gcc >/dev/null; then
     || not_ok "fix good.c" "$(cat out.txt err.txt)"
 fi
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

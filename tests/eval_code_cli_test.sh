@@ -6,16 +6,8 @@
 #
 # usage: tests/eval_code_cli_test.sh PATH/TO/loom   (may be an ASan/UBSan build: tiny model)
 set -u
-LOOM=${1:?usage: eval_code_cli_test.sh PATH/TO/loom}
-case $LOOM in /*) ;; *) LOOM=$PWD/$LOOM ;; esac
-W=$(mktemp -d "${TMPDIR:-/tmp}/loom_evalcode_test.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-PASS=0 FAIL=0
-ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
-not_ok() { echo "not ok - $1"; FAIL=$((FAIL + 1)); [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 10 | sed 's/^/#   /'; }
-sanitizer() { grep -q -e Sanitizer -e 'runtime error' "$1"; }
-
+NAME=evalcode
+. "$(dirname "$0")/lib.sh" "$@"
 # expect_error NAME KEYWORD ENV... -- CMD ARGS...: exit 1 or 2, one stderr line mentioning KEYWORD
 expect_error() {
     local name=$1 key=$2
@@ -95,5 +87,4 @@ expect_error "no --data" "data" "$LOOM" eval-code --model $M
 mkdir bin && ln -s "$(command -v env)" bin/env
 expect_error "a missing parser program" "python3" env PATH="$W/bin" "$LOOM" eval-code --model $M --data held -q
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

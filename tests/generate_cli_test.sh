@@ -5,29 +5,8 @@
 #
 # usage: tests/generate_cli_test.sh PATH/TO/loom   (may be an ASan/UBSan build: tiny model)
 set -u
-LOOM=${1:?usage: generate_cli_test.sh PATH/TO/loom}
-case $LOOM in /*) ;; *) LOOM=$PWD/$LOOM ;; esac
-W=$(mktemp -d "${TMPDIR:-/tmp}/loom_gen_test.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-PASS=0 FAIL=0
-ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
-not_ok() { echo "not ok - $1"; FAIL=$((FAIL + 1)); [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 10 | sed 's/^/#   /'; }
-
-# expect_error NAME KEYWORD CMD ARGS...: exit 1 or 2, one stderr line mentioning KEYWORD, no sanitizer report
-expect_error() {
-    local name=$1 key=$2
-    shift 2
-    "$LOOM" "$@" >out.txt 2>err.txt </dev/null
-    local rc=$? n
-    n=$(awk 'END { print NR }' err.txt)
-    if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then not_ok "$name: exit status $rc" "$(cat err.txt)"
-    elif grep -q -e Sanitizer -e 'runtime error' err.txt; then not_ok "$name: sanitizer report" "$(cat err.txt)"
-    elif [ "$n" -ne 1 ]; then not_ok "$name: $n lines on stderr, want 1" "$(cat err.txt)"
-    elif ! grep -qi -e "$key" err.txt; then not_ok "$name: error does not mention '$key'" "$(cat err.txt)"
-    else ok "$name"; fi
-}
-
+NAME=gen
+. "$(dirname "$0")/lib.sh" "$@"
 for i in $(seq 1 40); do echo "the quick brown fox jumps over the lazy dog $i times, and the cat watches."; done > corpus.txt
 "$LOOM" train --data corpus.txt --out run --layers 1 --dim 32 --heads 2 --context 32 --batch 8 --steps 300 \
     --threads 2 --quiet || { not_ok "train a small model"; echo "$PASS passed, $FAIL failed"; exit 1; }
@@ -105,5 +84,4 @@ else not_ok "score" "$(cat sc.txt err.txt)"; fi
 "$LOOM" score -m "$M" corpus.txt --show-confidence --color never > sc2.txt 2>err.txt
 if grep -q "most surprising" sc2.txt; then ok "score --show-confidence lists surprises"; else not_ok "score surprises" "$(cat sc2.txt err.txt)"; fi
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

@@ -3,27 +3,8 @@
 # any bytes, special tokens only where allowed, and one clear error line for bad input.
 # usage: tests/tokenizer_cli_test.sh PATH/TO/loom
 set -u
-LOOM=${1:?usage: tokenizer_cli_test.sh PATH/TO/loom}
-case $LOOM in /*) ;; *) LOOM=$PWD/$LOOM ;; esac
-W=$(mktemp -d "${TMPDIR:-/tmp}/loom_tok_test.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-PASS=0 FAIL=0
-ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
-not_ok() { echo "not ok - $1"; FAIL=$((FAIL + 1)); [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 10 | sed 's/^/#   /'; }
-expect_error() {
-    local name=$1 key=$2
-    shift 2
-    "$LOOM" "$@" >out.txt 2>err.txt </dev/null
-    local rc=$? n
-    n=$(awk 'END { print NR }' err.txt)
-    if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then not_ok "$name: exit status $rc" "$(cat err.txt)"
-    elif grep -q -e Sanitizer -e 'runtime error' err.txt; then not_ok "$name: sanitizer report" "$(cat err.txt)"
-    elif [ "$n" -ne 1 ]; then not_ok "$name: $n lines on stderr, want 1" "$(cat err.txt)"
-    elif ! grep -qi -e "$key" err.txt; then not_ok "$name: error does not mention '$key'" "$(cat err.txt)"
-    else ok "$name"; fi
-}
-
+NAME=tok
+. "$(dirname "$0")/lib.sh" "$@"
 for i in $(seq 1 200); do
   echo "Line $i: the tokenizer learns words like tokenizer, learning and words; numbers 123$i."
   printf 'def f_%d(x):\n    return x * %d  # comment\n' "$i" "$i"
@@ -81,5 +62,4 @@ x=$("$LOOM" tokenizer encode -k run/tokenizer.bin corpus.txt | md5sum); y=$("$LO
   --batch 4 --steps 20 --threads 1 --resume 2>err.txt | true
 grep -q "reusing the tokenizer" err.txt && ok "--resume reuses the run's tokenizer" || not_ok "resume with bpe" "$(cat err.txt)"
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

@@ -1,0 +1,34 @@
+# Shared by the end-to-end test scripts: a scratch folder, TAP-like "ok - ..." lines, the
+# one-line-error check, and the closing "N passed, M failed" line ctest's reader expects.
+# A script sets NAME, then: . "$(dirname "$0")/lib.sh" "$@"   (its first argument: the loom binary)
+
+LOOM=${1:?usage: $0 PATH/TO/loom}
+case $LOOM in /*) ;; *) LOOM=$PWD/$LOOM ;; esac
+W=$(mktemp -d "${TMPDIR:-/tmp}/loom_${NAME:-test}.XXXXXX") || exit 1
+trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 1
+PASS=0
+FAIL=0
+ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
+not_ok() { echo "not ok - $1"; FAIL=$((FAIL + 1)); [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 10 | sed 's/^/#   /'; }
+sanitizer() { grep -q -e Sanitizer -e 'runtime error' "$1"; }
+
+# expect_error NAME KEYWORD ARGS...: `loom ARGS` must exit 1 or 2 with exactly one line on stderr
+# that mentions KEYWORD (case-insensitive), and no sanitizer report.
+expect_error() {
+    local name=$1 key=$2
+    shift 2
+    "$LOOM" "$@" >out.txt 2>err.txt </dev/null
+    local rc=$? n
+    n=$(awk 'END { print NR }' err.txt)
+    if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then not_ok "$name: exit status $rc" "$(cat err.txt)"
+    elif sanitizer err.txt; then not_ok "$name: sanitizer report" "$(cat err.txt)"
+    elif [ "$n" -ne 1 ]; then not_ok "$name: $n lines on stderr, want 1" "$(cat err.txt)"
+    elif ! grep -qi -e "$key" err.txt; then not_ok "$name: error does not mention '$key'" "$(cat err.txt)"
+    else ok "$name"; fi
+}
+
+finish() {
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+}

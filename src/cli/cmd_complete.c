@@ -234,7 +234,7 @@ int lm_cmd_complete(int argc, char **argv) {
     co.sampling.min_p = g.min_p;
     co.sampling.repeat_penalty = g.repeat_penalty;
     co.sampling.repeat_last_n = g.repeat_last_n;
-    co.sampling.seed = g.seed >= 0 ? (uint64_t)g.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    co.sampling.seed = lm_cli_seed(g.seed);
     double t0 = lm_now();
     if (lm_complete(&cm, &tok, prefix, npre, suffix, nsuf, &co, &res, &err)) goto fail;
     double secs = lm_now() - t0;

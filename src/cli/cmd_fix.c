@@ -168,7 +168,7 @@ int lm_cmd_fix(int argc, char **argv) {
     ro.sampling.top_k = g.top_k;
     ro.sampling.top_p = g.top_p;
     ro.sampling.min_p = g.min_p;
-    ro.sampling.seed = g.seed >= 0 ? (uint64_t)g.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    ro.sampling.seed = lm_cli_seed(g.seed);
     double t0 = lm_now();
     if (lm_repair(&cm, &tok, text, len, &pr, &ro, &res, &err)) goto fail;
     if (res.fim_missing && !g.quiet)

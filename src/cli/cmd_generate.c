@@ -157,7 +157,7 @@ int lm_cmd_generate(int argc, char **argv) {
     go.sampling.min_p = g.min_p;
     go.sampling.repeat_penalty = g.repeat_penalty;
     go.sampling.repeat_last_n = g.repeat_last_n;
-    go.sampling.seed = g.seed >= 0 ? (uint64_t)g.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    go.sampling.seed = lm_cli_seed(g.seed);
     int color = g.color == COLOR_ALWAYS || (g.color == COLOR_AUTO && isatty(fileno(stdout)));
     out_state os = {text, text_len, &tok, g.format == FMT_JSONL, g.show_confidence, color, g.n_top};
     lm_gen_stats st;

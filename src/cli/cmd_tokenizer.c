@@ -96,12 +96,7 @@ static int cmd_train(int argc, char **argv) {
 /* A tokenizer from a file or name; for a .gguf, the model's own tokenizer. */
 static loom_status load_tokenizer(const char *spec, lm_tokenizer *tok, lm_error *err) {
     size_t n = strlen(spec);
-    if (n > 5 && !strcmp(spec + n - 5, ".gguf")) {
-        lm_llama m;
-        loom_status s = lm_llama_load_gguf(spec, &m, tok, err);
-        if (!s) lm_llama_free(&m);
-        return s;
-    }
+    if (n > 5 && !strcmp(spec + n - 5, ".gguf")) return lm_gguf_load_tokenizer(spec, tok, err);
     lm_bpe *b;
     loom_status s = lm_bpe_load_any(spec, &b, err);
     return s ? s : lm_tokenizer_from_bpe(tok, b, err);

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/io.h"
@@ -48,6 +49,10 @@ loom_status lm_read_prompt(const char *prompt, const char *file, char **text, si
         return lm_fail(err, LOOM_ERR_ARG, "the prompt is empty (give some text with -p, -f or standard input)");
     }
     return LOOM_OK;
+}
+
+uint64_t lm_cli_seed(int64_t flag) {
+    return flag >= 0 ? (uint64_t)flag : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
 }
 
 /* Length of a valid UTF-8 sequence at s, or 0. */

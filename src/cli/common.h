@@ -12,6 +12,8 @@
 
 /* The prompt from -p TEXT, -f FILE, or standard input when it is not a terminal. */
 loom_status lm_read_prompt(const char *prompt, const char *file, char **text, size_t *len, lm_error *err);
+/* The seed a command samples with: the --seed value, or one from the clock and process id for -1. */
+uint64_t lm_cli_seed(int64_t flag);
 /* Adds key: the bytes as a JSON string; bytes that are not valid UTF-8 become U+FFFD in the
  * string and the exact bytes are added as "bytes": [..]. */
 void lm_json_add_piece(json_object *o, const char *key, const char *bytes, size_t n);

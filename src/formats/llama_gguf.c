@@ -305,6 +305,50 @@ out:
     return s;
 }
 
+/* The vocabulary of an open GGUF file (n_vocab tokens, or any number when n_vocab < 0). */
+static loom_status read_vocab(const char *path, const lm_gguf *g, int n_vocab, lm_tokenizer *tok, lm_error *err) {
+    const char *tmodel = lm_gguf_get_str(g, "tokenizer.ggml.model");
+    int64_t nt = lm_gguf_arr_len(g, "tokenizer.ggml.tokens");
+    if (!tmodel || nt < 1 || (n_vocab >= 0 && nt != n_vocab) || nt > (1 << 24) ||
+        lm_gguf_arr_type(g, "tokenizer.ggml.tokens") != LM_GGUF_TYPE_STRING)
+        return lm_fail(err, LOOM_ERR_FORMAT, "'%s' has no vocabulary%s (tokenizer.ggml.tokens)", path,
+                       n_vocab >= 0 ? " matching token_embd.weight" : "");
+    const char **text = malloc((size_t)nt * sizeof(char *));
+    size_t *len = malloc((size_t)nt * sizeof(size_t));
+    const int32_t *types = lm_gguf_arr_len(g, "tokenizer.ggml.token_type") == nt &&
+                                   lm_gguf_arr_type(g, "tokenizer.ggml.token_type") == LM_GGUF_TYPE_INT32
+                               ? lm_gguf_arr_data(g, "tokenizer.ggml.token_type")
+                               : NULL;
+    if (!text || !len) {
+        free(text);
+        free(len);
+        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t i = 0; i < nt; i++) text[i] = lm_gguf_arr_str(g, "tokenizer.ggml.tokens", i, &len[i]);
+    uint32_t eos = UINT32_MAX;
+    get_u32_or(g, "tokenizer.ggml.eos_token_id", UINT32_MAX, &eos);
+    int eot = -1;
+    for (int64_t i = 0; i < nt; i++)
+        if (len[i] == 13 && !memcmp(text[i], "<|endoftext|>", 13)) eot = (int)i;
+    if (eot < 0 && eos < (uint32_t)nt) eot = (int)eos;
+    loom_status s = lm_tokenizer_from_vocab(tok, tmodel, text, len, types, (int)nt, eot, err);
+    if (!s && tok->kind == LM_TOK_OTHER && !strcmp(tmodel, "gpt2")) s = attach_bpe(path, g, tok, text, len, err);
+    free(text);
+    free(len);
+    return s;
+}
+
+loom_status lm_gguf_load_tokenizer(const char *path, lm_tokenizer *tok, lm_error *err) {
+    memset(tok, 0, sizeof *tok);
+    lm_gguf *g = NULL;
+    loom_status s = lm_gguf_open(path, &g, err);
+    if (s) return s;
+    s = read_vocab(path, g, -1, tok, err);
+    if (s) lm_tokenizer_free(tok);
+    lm_gguf_close(g);
+    return s;
+}
+
 loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok, lm_error *err) {
     memset(m, 0, sizeof *m);
     memset(tok, 0, sizeof *tok);
@@ -360,36 +404,7 @@ loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok,
     for (int i = 0; i < m->n_views && !s; i++) s = read_tensor(path, g, &m->views[i], m->params + m->views[i].offset, err);
     if (s) goto done;
 
-    /* the vocabulary */
-    const char *tmodel = lm_gguf_get_str(g, "tokenizer.ggml.model");
-    int64_t nt = lm_gguf_arr_len(g, "tokenizer.ggml.tokens");
-    if (!tmodel || nt != c.vocab || lm_gguf_arr_type(g, "tokenizer.ggml.tokens") != LM_GGUF_TYPE_STRING) {
-        s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' has no vocabulary of %d tokens (tokenizer.ggml.tokens)", path, c.vocab);
-        goto done;
-    }
-    const char **text = malloc((size_t)nt * sizeof(char *));
-    size_t *len = malloc((size_t)nt * sizeof(size_t));
-    const int32_t *types = lm_gguf_arr_len(g, "tokenizer.ggml.token_type") == nt &&
-                                   lm_gguf_arr_type(g, "tokenizer.ggml.token_type") == LM_GGUF_TYPE_INT32
-                               ? lm_gguf_arr_data(g, "tokenizer.ggml.token_type")
-                               : NULL;
-    if (!text || !len) {
-        free(text);
-        free(len);
-        s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int64_t i = 0; i < nt; i++) text[i] = lm_gguf_arr_str(g, "tokenizer.ggml.tokens", i, &len[i]);
-    uint32_t eos = UINT32_MAX;
-    get_u32_or(g, "tokenizer.ggml.eos_token_id", UINT32_MAX, &eos);
-    int eot = -1;
-    for (int64_t i = 0; i < nt; i++)
-        if (len[i] == 13 && !memcmp(text[i], "<|endoftext|>", 13)) eot = (int)i;
-    if (eot < 0 && eos < (uint32_t)nt) eot = (int)eos;
-    s = lm_tokenizer_from_vocab(tok, tmodel, text, len, types, (int)nt, eot, err);
-    if (!s && tok->kind == LM_TOK_OTHER && !strcmp(tmodel, "gpt2")) s = attach_bpe(path, g, tok, text, len, err);
-    free(text);
-    free(len);
+    s = read_vocab(path, g, c.vocab, tok, err);
 done:
     if (s) {
         lm_llama_free(m);

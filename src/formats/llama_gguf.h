@@ -18,4 +18,7 @@ loom_status lm_llama_save_gguf(const char *path, const lm_llama *m, const lm_tok
  * into tok (see lm_tokenizer_from_vocab). The model is created without gradients. */
 loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok, lm_error *err);
 
+/* Only the vocabulary of a GGUF model (no weights are read), as lm_llama_load_gguf builds it. */
+loom_status lm_gguf_load_tokenizer(const char *path, lm_tokenizer *tok, lm_error *err);
+
 #endif

@@ -609,10 +609,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
             lsum += lm_value(lg.g, lg.loss);
             lm_graph_backward(lg.g);
         }
-        if (o.grad_accum > 1) {
-            float inv = 1.0f / (float)o.grad_accum;
-            for (size_t i = 0; i < model.n_params; i++) model.grads[i] *= inv;
-        }
+        if (o.grad_accum > 1) lm_scale(model.grads, (int64_t)model.n_params, 1.0f / (float)o.grad_accum);
         loss = (float)(lsum / o.grad_accum);
         float gnorm = lm_adamw_step(&opt, &model, lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.clip);
         st.step++;

@@ -11,7 +11,9 @@ pkgs=(
   libopenblas-dev libopenblas-openmp-dev  # sgemm for every matrix product (OpenMP build: one thread pool)
   libcmocka-dev                      # the C test framework, driven by ctest
   libjson-c-dev                      # metrics.jsonl and --config files
-  libpng-dev                         # loss curves and image samples
+  libpng-dev                         # loss curves, image samples, PNG training images
+  libjpeg62-turbo-dev                # JPEG training images (loom train-image on a folder)
+  dataset-fashion-mnist              # the image demo's default data (/usr/share/datasets/fashion-mnist)
   fortunes-min fortunes              # the demo's default corpus (/usr/share/games/fortunes)
   python3-torch python3-numpy        # the PyTorch oracle and speed peer (bench/, tests/ref)
   clang libclang-rt-dev              # libFuzzer for the tokenizer-file fuzz targets (fuzz/run.sh)

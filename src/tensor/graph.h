@@ -40,6 +40,18 @@ typedef enum lm_op {
     LM_OP_XENT,
     LM_OP_ATTN_KV, /* inference: attention over a KV cache */
     LM_OP_LAST,    /* the last row of each (B,T,C) sequence */
+    /* images (B,C,H,W) */
+    LM_OP_CONV2D,
+    LM_OP_UPSAMPLE2X,
+    LM_OP_GROUPNORM,
+    LM_OP_SILU,
+    LM_OP_CONCAT,
+    LM_OP_TRANSPOSE,
+    LM_OP_ATTENTION_FULL,
+    LM_OP_SCALE_SHIFT,
+    LM_OP_ADD_BIAS,
+    LM_OP_MSE,
+    LM_OP_AVGPOOL,
     LM_OP_COUNT
 } lm_op;
 
@@ -107,6 +119,34 @@ lm_t lm_cross_entropy(lm_graph *g, lm_t logits, lm_t targets);
 lm_t lm_attention_kv(lm_graph *g, lm_t qkv, int H, int KVH, int hd, float *kcache, float *vcache, int n_ctx);
 /* x (B,T,C) -> (B,1,C): the last position of each sequence (a prompt needs only its last logits). */
 lm_t lm_last(lm_graph *g, lm_t x);
+
+/* ---- ops for images: (B,C,H,W) tensors, channels outermost after the batch (PyTorch's NCHW) ---- */
+
+/* x (B,Cin,H,W), w (Cout,Cin,k,k) (k from w's shape, square), b (Cout) or -1
+ * -> (B,Cout,Ho,Wo), Ho = (H + 2*pad - k) / stride + 1 (zero padding), as torch conv2d. */
+lm_t lm_conv2d(lm_graph *g, lm_t x, lm_t w, lm_t b, int stride, int pad);
+/* x (B,C,H,W) -> (B,C,2H,2W), nearest neighbour (torch interpolate scale 2, mode nearest). */
+lm_t lm_upsample2x(lm_graph *g, lm_t x);
+/* GroupNorm: x (B,C,H,W) normalised over (C/groups,H,W) per group, then * w (C) + b (C). */
+lm_t lm_groupnorm(lm_graph *g, lm_t x, lm_t w, lm_t b, int groups, float eps);
+/* x * sigmoid(x), any shape. */
+lm_t lm_silu(lm_graph *g, lm_t x);
+/* a (B,Ca,H,W), b (B,Cb,H,W) -> (B,Ca+Cb,H,W) (torch.cat dim 1); also (B,Ca), (B,Cb). */
+lm_t lm_concat(lm_graph *g, lm_t a, lm_t b);
+/* x (B,C,H,W) -> (B,H*W,C) when to_tokens, else x (B,N,C) -> (B,C,h,w) with h*w = N, h from
+ * the h argument (spatial positions as tokens for attention and back). */
+lm_t lm_transpose_tokens(lm_graph *g, lm_t x, int to_tokens, int h);
+/* Non-causal multi-head attention: qkv (B,T,3*H*hd) = [q heads | k heads | v heads]
+ * -> (B,T,H*hd), scale 1/sqrt(hd). */
+lm_t lm_attention_full(lm_graph *g, lm_t qkv, int H, int hd);
+/* x (B,C,H,W), ss (B,2C) -> x * (1 + ss[:, :C]) + ss[:, C:], broadcast over H,W. */
+lm_t lm_scale_shift(lm_graph *g, lm_t x, lm_t ss);
+/* x (...,M) + b (M). */
+lm_t lm_add_bias(lm_graph *g, lm_t x, lm_t b);
+/* mean((pred - target)^2) over all elements -> scalar loss; target is not differentiated. */
+lm_t lm_mse(lm_graph *g, lm_t pred, lm_t target);
+/* x (B,C,H,W) -> (B,C): the mean over positions. */
+lm_t lm_avgpool(lm_graph *g, lm_t x);
 
 /* ---- running ---- */
 

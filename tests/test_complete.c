@@ -104,6 +104,17 @@ static void test_python_strings_brackets_eof(void **state) {
     assert_int_equal(lm_boundary_final(&b, t, strlen(t)), strlen(t));
     assert_int_equal(lm_boundary_final(&b, "    return 1\n\n  \n", 17), 13);
     assert_int_equal(lm_boundary_final(&b, "    return 1", 12), 12);
+    /* cut short by the token limit: whole statements only, and no header without its body */
+    const char *w1 = "    x = 1\n    if x:\n        y = (1,\n";
+    assert_int_equal(lm_boundary_whole(&b, w1, strlen(w1)), 10);
+    const char *w2 = "    x = [1,\n         2]\n    return x +";
+    assert_int_equal(lm_boundary_whole(&b, w2, strlen(w2)), 24);
+    const char *w3 = "    for a in b:\n        if a:\n";
+    assert_int_equal(lm_boundary_whole(&b, w3, strlen(w3)), 0);
+    const char *w4 = "    s = '''a:\n'''\n    while s:\n        s = s[1:]\n    else:\n";
+    assert_int_equal(lm_boundary_whole(&b, w4, strlen(w4)), strlen(w4) - 10);
+    const char *w5 = "    return 1\n\n    @property\n    def g(self):\n        return (";
+    assert_int_equal(lm_boundary_whole(&b, w5, strlen(w5)), 13);
     /* fill in the middle keeps what the model wrote up to its end token */
     lm_boundary_init(&b, LM_LANG_PYTHON, prefix, strlen(prefix), 1);
     assert_int_equal(lm_boundary_final(&b, "x\n\n", 3), 3);

@@ -15,7 +15,9 @@
 #include "generate/evalcode.h"
 
 typedef struct evalc_opts {
-    const char *model, *data;
+    const char *model, *data, *samples;
+    float temperature, repeat_penalty;
+    int body_candidates;
     int baseline, max_functions, max_lines, max_fix, max_files, fix_samples, max_tokens, threads, format, quiet,
         ctx_size;
     int64_t seed;
@@ -36,6 +38,10 @@ static const lm_opt OPTS[] = {
     {"threads", 't', OPT_INT, O(threads), 0, 1, 1024, 0, NULL, "N     threads [all cores]"},
     {"ctx-size", 'c', OPT_INT, O(ctx_size), 0, 8, 1 << 20, 0, NULL, "N    context length [the model's]"},
     {"format", 0, OPT_CHOICE, O(format), 0, 0, 0, 0, "text|json", "FMT     a table, or one JSON object [text]"},
+    {"body-candidates", 0, OPT_INT, O(body_candidates), 0, 1, 64, 0, NULL, "K bodies per function: the first greedy, the rest sampled; the likeliest (mean log-probability) is kept [1]"},
+    {"temperature", 0, OPT_F32, O(temperature), 0, 0, 10, 0, NULL, "F  sampling temperature of the extra bodies [0.6]"},
+    {"repeat-penalty", 0, OPT_F32, O(repeat_penalty), 0, 0.01, 100, 0, NULL, "F penalise tokens seen in the last 64 while writing bodies; 1 = off [1.0]"},
+    {"samples", 0, OPT_STR, O(samples), 0, 0, 0, 0, NULL, "FILE    write every case (what was generated, what the file had) as JSON lines [none]"},
     {"quiet", 'q', OPT_FLAG, O(quiet), 0, 0, 0, 1, NULL, "         no progress lines on standard error"},
 };
 #undef O
@@ -61,6 +67,26 @@ static void usage(FILE *f) {
 static int g_quiet;
 static void progress(const char *msg) {
     if (!g_quiet) fprintf(stderr, "loom eval-code: %s\n", msg);
+}
+
+/* --samples: one JSON line per case, for reading what the model wrote */
+typedef struct sample_sink {
+    FILE *f;
+    const char *who; /* "model" or "baseline" */
+} sample_sink;
+
+static void write_case(void *ud, const char *kind, const char *path, const char *gen, size_t n_gen, const char *orig,
+                       size_t n_orig, int ok) {
+    sample_sink *s = ud;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "model", json_object_new_string(s->who));
+    json_object_object_add(o, "kind", json_object_new_string(kind));
+    json_object_object_add(o, "file", json_object_new_string(path));
+    json_object_object_add(o, "ok", json_object_new_boolean(ok));
+    json_object_object_add(o, "generated", json_object_new_string_len(gen, (int)n_gen));
+    if (orig) json_object_object_add(o, "original", json_object_new_string_len(orig, (int)n_orig));
+    fprintf(s->f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
 }
 
 static double share(int a, int n) { return n ? (double)a / n : 0.0; }
@@ -92,6 +118,7 @@ static json_object *figures_json(const lm_evalcode_result *r) {
 
 int lm_cmd_eval_code(int argc, char **argv) {
     evalc_opts g = {.max_functions = 50, .max_lines = 50, .max_fix = 20, .fix_samples = 4, .max_tokens = 128,
+                    .body_candidates = 1, .temperature = 0.6f, .repeat_penalty = 1.0f,
                     .seed = 1234};
     lm_args a = {.cmd = "eval-code", .opts = OPTS, .n_opts = N_OPTS, .base = &g, .max_positional = 0};
     int rc = lm_args_parse(&a, argc, argv, usage);
@@ -110,6 +137,7 @@ int lm_cmd_eval_code(int argc, char **argv) {
     lm_tokenizer tok;
     int loaded = 0, have_base = 0;
     lm_evalcode_result rm = {0}, rb = {0};
+    sample_sink sink = {.who = "model"};
     rc = 1;
     if (lm_evalcode_load(g.data, g.max_files, &set, &err)) goto fail;
     if (lm_evalcode_check_parsers(&set, &err)) goto fail;
@@ -122,17 +150,30 @@ int lm_cmd_eval_code(int argc, char **argv) {
     eo.max_fix = g.max_fix;
     eo.fix_samples = g.fix_samples;
     eo.body_tokens = g.max_tokens;
+    eo.body_candidates = g.body_candidates;
+    eo.temperature = g.temperature;
+    eo.repeat_penalty = g.repeat_penalty;
     eo.seed = (uint64_t)g.seed;
     eo.ctx_size = g.ctx_size;
     if (!g_quiet)
         fprintf(stderr, "loom eval-code: %d files (%d Python, %d C); evaluating %s\n", set.n, set.n_python, set.n_c,
                 g.model);
+    if (g.samples) {
+        if (!(sink.f = fopen(g.samples, "w"))) {
+            lm_fail(&err, LOOM_ERR_IO, "cannot write --samples file '%s' (check the folder exists and is writable)",
+                    g.samples);
+            goto fail;
+        }
+        eo.on_case = write_case;
+        eo.ud = &sink;
+    }
     if (lm_evalcode_run(&m, &tok, &set, &eo, &rm, progress, &err)) goto fail;
     if (g.baseline == 0) {
         if (lm_llama_create(&base, &m.cfg, 0, &err)) goto fail;
         have_base = 1;
         lm_llama_init(&base, (uint64_t)g.seed);
         if (!g_quiet) fprintf(stderr, "loom eval-code: evaluating the baseline (untrained, same shape and tokenizer)\n");
+        sink.who = "baseline";
         if (lm_evalcode_run(&base, &tok, &set, &eo, &rb, progress, &err)) goto fail;
     }
     if (g.format == 1) {
@@ -175,6 +216,10 @@ fail:
     fprintf(stderr, "loom eval-code: %s\n", err.msg);
     rc = 1;
 done:
+    if (sink.f && fclose(sink.f) && !rc) {
+        fprintf(stderr, "loom eval-code: could not finish writing '%s' (disk full?)\n", g.samples);
+        rc = 1;
+    }
     if (have_base) lm_llama_free(&base);
     if (loaded) {
         lm_llama_free(&m);

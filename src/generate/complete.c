@@ -467,6 +467,29 @@ int64_t lm_boundary_find(const lm_boundary *b, const char *text, size_t n) {
     return -1;
 }
 
+size_t lm_boundary_whole(const lm_boundary *b, const char *text, size_t n) {
+    if (b->fim || b->lang != LM_LANG_PYTHON) return lm_boundary_final(b, text, n);
+    /* the ends of the completed logical lines, and whether each opens a block */
+    size_t ends[256];
+    unsigned char header[256];
+    int ne = 0;
+    lm_py_lex x = b->py;
+    for (size_t i = 0; i < n; i++) {
+        if (!(py_step(&x, (unsigned char)text[i]) & PY_LOGICAL_END)) continue;
+        if (ne == 256) { /* only the last lines matter: keep the newer half */
+            memmove(ends, ends + 128, 128 * sizeof *ends);
+            memmove(header, header + 128, 128);
+            ne = 128;
+        }
+        ends[ne] = i + 1;
+        header[ne++] = x.last_sig == ':' || x.first == '@';
+    }
+    /* a block header whose body never came would not parse, nor a decorator without its
+     * definition: they go too */
+    while (ne > 0 && header[ne - 1]) ne--;
+    return ne ? ends[ne - 1] : 0;
+}
+
 size_t lm_boundary_final(const lm_boundary *b, const char *text, size_t n) {
     if (b->fim) return n; /* the middle meets the suffix exactly where the model ended it */
     size_t last = n;
@@ -768,7 +791,9 @@ static loom_status one_candidate(const lm_complete_model *m, const lm_tokenizer 
         if ((st = m->eval(m->ud, n_past, &id, 1, logits, err))) goto done;
         n_past++;
     }
-    keep = b.n > skip ? lm_boundary_final(bd, b.p + skip, b.n - skip) : 0;
+    if (b.n <= skip) keep = 0;
+    else if (c->stop == LM_CSTOP_END) keep = lm_boundary_final(bd, b.p + skip, b.n - skip);
+    else keep = lm_boundary_whole(bd, b.p + skip, b.n - skip); /* cut short: whole statements only */
 cut_done:
     keep = keep ? utf8_whole(b.p + skip, keep) : 0;
     c->text = malloc(keep + 1);

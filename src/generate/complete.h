@@ -122,6 +122,11 @@ int64_t lm_boundary_find(const lm_boundary *b, const char *text, size_t n);
 /* The number of bytes to keep when generation ended without a boundary (end token, token
  * limit, full context): all of it, less trailing blank lines when left to right. */
 size_t lm_boundary_final(const lm_boundary *b, const char *text, size_t n);
+/* The number of bytes to keep when generation was cut short (token limit, full context):
+ * for Python left to right, up to the end of the last whole logical line, less trailing block
+ * headers whose bodies never came (`if x:` as the last line) and decorators, so that what is kept is whole
+ * statements; other languages and fill in the middle as lm_boundary_final. */
+size_t lm_boundary_whole(const lm_boundary *b, const char *text, size_t n);
 
 /* The path line `loom train --code` puts in front of each file (src/data/code_corpus.h), for
  * the file at path: a relative path as given (less "./"), an absolute one or one that climbs

@@ -14,7 +14,8 @@
 #include "util/rng.h"
 
 void lm_evalcode_defaults(lm_evalcode_opts *o) {
-    *o = (lm_evalcode_opts){.max_functions = 50, .max_lines = 50, .max_fix = 20, .body_tokens = 128,
+    *o = (lm_evalcode_opts){.max_functions = 50, .max_lines = 50, .max_fix = 20, .body_tokens = 128, .body_candidates = 1,
+                            .temperature = 0.6f, .repeat_penalty = 1.0f,
                             .line_tokens = 48, .fix_samples = 4, .fix_tokens = 64, .seed = 1234};
 }
 
@@ -335,10 +336,13 @@ static loom_status run_functions(ctx *c, const lm_evalcode_set *s, lm_error *err
     for (size_t k = 0; k < take; k++) {
         const py_fn *fn = &v[order[k]];
         const lm_evalcode_file *f = &s->f[fn->file];
-        lm_complete_opts co = {.lang = LM_LANG_PYTHON, .n_candidates = 1, .max_tokens = c->o->body_tokens,
-                               .use_fim = 0, .header = f->header};
+        lm_complete_opts co = {.lang = LM_LANG_PYTHON, .n_candidates = c->o->body_candidates,
+                               .max_tokens = c->o->body_tokens, .use_fim = 0, .header = f->header,
+                               .greedy_first = 1};
         lm_sampler_defaults(&co.sampling);
-        co.sampling.temperature = 0;
+        co.sampling.temperature = c->o->body_candidates > 1 ? c->o->temperature : 0;
+        co.sampling.repeat_penalty = c->o->repeat_penalty;
+        co.sampling.repeat_last_n = 64;
         co.sampling.seed = c->o->seed;
         lm_complete_result res = {0};
         if ((st = lm_complete(&c->cm, c->tok, f->text, fn->prompt_end, NULL, 0, &co, &res, err))) break;
@@ -361,13 +365,20 @@ static loom_status run_functions(ctx *c, const lm_evalcode_set *s, lm_error *err
         memcpy(nt + w, f->text + fn->body_end, rest);
         w += rest;
         nt[w] = 0;
-        lm_complete_result_free(&res);
         lm_parse_result pr;
         st = lm_parse_text(LM_LANG_PYTHON, nt, w, NULL, &pr, err);
         free(nt);
-        if (st) break;
+        if (st) {
+            lm_complete_result_free(&res);
+            break;
+        }
+        /* nothing generated is no body, even where a docstring alone parses */
+        int ok = pr.ok && rstrip_len(body, bn) > 0;
         c->r->fn_total++;
-        c->r->fn_parse += pr.ok != 0;
+        c->r->fn_parse += ok;
+        if (c->o->on_case)
+            c->o->on_case(c->o->ud, "body", f->path, body, bn, f->text + fn->prompt_end, fn->body_end - fn->prompt_end, ok);
+        lm_complete_result_free(&res);
         if ((k + 1) % 10 == 0) note(c, "function bodies: %d of %d", (int)k + 1, (int)take);
     }
     free(order);
@@ -425,7 +436,9 @@ static loom_status run_lines(ctx *c, const lm_evalcode_set *s, lm_error *err) {
         gn = rstrip_len(g, gn);
         size_t want = rstrip_len(f->text + a, e - a);
         c->r->line_total++;
-        c->r->line_exact += gn == want && !memcmp(g, f->text + a, gn);
+        int ok = gn == want && !memcmp(g, f->text + a, gn);
+        c->r->line_exact += ok;
+        if (c->o->on_case) c->o->on_case(c->o->ud, "line", f->path, g, gn, f->text + a, want, ok);
         lm_complete_result_free(&res);
         if ((k + 1) % 10 == 0) note(c, "lines filled in: %d of %d", (int)k + 1, (int)take);
     }
@@ -577,6 +590,11 @@ static loom_status run_fix(ctx *c, const lm_evalcode_set *s, lm_error *err) {
         if (res.fim_missing) c->r->fim_missing = 1;
         c->r->fix_total++;
         c->r->fix_ok += res.fixed != 0;
+        if (c->o->on_case) {
+            const lm_repair_cand *best = res.n_cands > 0 ? &res.cands[0] : NULL;
+            c->o->on_case(c->o->ud, "repair", f->path, best ? best->infill : "", best ? best->infill_len : 0, NULL, 0,
+                          res.fixed != 0);
+        }
         lm_repair_result_free(&res);
         note(c, "repairs: %d of %d", c->r->fix_total, c->o->max_fix);
     }

@@ -5,7 +5,8 @@
  *   (a) function bodies: for Python functions (a `def` at any level), the file's text up to the
  *       end of the signature (or of the docstring, when there is one) is the prompt; a body is
  *       completed left to right, greedily, to the end of the block (src/generate/complete.h),
- *       and put in place of the real body; the figure is the share of files that then parse;
+ *       and put in place of the real body; the figure is the share of files that then parse (an
+ *       empty body, which a docstring alone would make parse, counts as a failure);
  *   (b) single-line fill in the middle: random non-blank lines are masked and filled in with the
  *       rest of the file as prefix and suffix (greedy); the figure is the share of exact matches
  *       (trailing whitespace ignored);
@@ -50,11 +51,19 @@ typedef struct lm_evalcode_opts {
     int max_lines;        /* (b) */
     int max_fix;          /* (d) */
     int body_tokens;      /* tokens per generated body at most */
+    int body_candidates;  /* bodies sampled per function (the first greedy), the likeliest kept */
+    float temperature;    /* for the sampled ones */
+    float repeat_penalty; /* for bodies (1: off), over the last 64 tokens */
     int line_tokens;      /* tokens per filled-in line at most */
     int fix_samples;      /* infills per region for the repairs */
     int fix_tokens;       /* tokens per repair infill */
     uint64_t seed;
     int ctx_size;         /* <= 0: the model's context */
+    /* called for each case when set: kind "body", "line" or "repair", the file, what was
+     * generated, what the file had there (NULL for repairs), and whether the case counts */
+    void (*on_case)(void *ud, const char *kind, const char *path, const char *generated, size_t n_generated,
+                    const char *original, size_t n_original, int ok);
+    void *ud;
 } lm_evalcode_opts;
 
 void lm_evalcode_defaults(lm_evalcode_opts *o);

@@ -40,7 +40,7 @@ static const lm_opt OPTS[] = {
     {"format", 0, OPT_CHOICE, O(format), 0, 0, 0, 0, "text|json", "FMT     a table, or one JSON object [text]"},
     {"body-candidates", 0, OPT_INT, O(body_candidates), 0, 1, 64, 0, NULL, "K bodies per function: the first greedy, the rest sampled; the likeliest (mean log-probability) is kept [1]"},
     {"temperature", 0, OPT_F32, O(temperature), 0, 0, 10, 0, NULL, "F  sampling temperature of the extra bodies [0.6]"},
-    {"repeat-penalty", 0, OPT_F32, O(repeat_penalty), 0, 0.01, 100, 0, NULL, "F penalise tokens seen in the last 64 while writing bodies; 1 = off [1.0]"},
+    {"repeat-penalty", 0, OPT_F32, O(repeat_penalty), 0, 0.01, 100, 0, NULL, "F penalise tokens seen in the last 64 while writing bodies; 1 = off [1.15]"},
     {"samples", 0, OPT_STR, O(samples), 0, 0, 0, 0, NULL, "FILE    write every case (what was generated, what the file had) as JSON lines [none]"},
     {"quiet", 'q', OPT_FLAG, O(quiet), 0, 0, 0, 1, NULL, "         no progress lines on standard error"},
 };
@@ -52,7 +52,9 @@ static void usage(FILE *f) {
                "Evaluates a code model on held-out Python and C files, next to an untrained model of the same\n"
                "shape and tokenizer:\n"
                "  function bodies parse  Python functions: from the signature (and docstring), a body generated\n"
-               "                         greedily to the end of the block; the share with which the file parses\n"
+               "                         greedily (repetition penalty 1.15: small models loop otherwise) to the\n"
+               "                         end of the block, or cut to whole statements at --max-tokens; the share\n"
+               "                         with which the file parses (an empty body counts as a failure)\n"
                "  line FIM exact match   random non-blank lines masked and filled in the middle (greedy); the\n"
                "                         share that match exactly (trailing whitespace ignored)\n"
                "  bits per byte          over the files, in windows of the context (as loom score)\n"
@@ -118,7 +120,7 @@ static json_object *figures_json(const lm_evalcode_result *r) {
 
 int lm_cmd_eval_code(int argc, char **argv) {
     evalc_opts g = {.max_functions = 50, .max_lines = 50, .max_fix = 20, .fix_samples = 4, .max_tokens = 128,
-                    .body_candidates = 1, .temperature = 0.6f, .repeat_penalty = 1.0f,
+                    .body_candidates = 1, .temperature = 0.6f, .repeat_penalty = 1.15f,
                     .seed = 1234};
     lm_args a = {.cmd = "eval-code", .opts = OPTS, .n_opts = N_OPTS, .base = &g, .max_positional = 0};
     int rc = lm_args_parse(&a, argc, argv, usage);

@@ -4,7 +4,8 @@
  *
  *   (a) function bodies: for Python functions (a `def` at any level), the file's text up to the
  *       end of the signature (or of the docstring, when there is one) is the prompt; a body is
- *       completed left to right, greedily, to the end of the block (src/generate/complete.h),
+ *       completed left to right, greedily with a repetition penalty (1.15 by default: small models
+ *       loop without one), to the end of the block (src/generate/complete.h) or whole statements,
  *       and put in place of the real body; the figure is the share of files that then parse (an
  *       empty body, which a docstring alone would make parse, counts as a failure);
  *   (b) single-line fill in the middle: random non-blank lines are masked and filled in with the

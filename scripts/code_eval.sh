@@ -3,12 +3,15 @@
 # with a fixed list of modules held out, for at most MINUTES (default 60) on this machine, then
 # runs `loom eval-code` on the held-out modules (each figure beside an untrained baseline).
 # usage: scripts/code_eval.sh LOOM_BINARY [OUT_DIR]
-#   MINUTES=60  training time limit        STEPS=3000  optimizer steps (the cosine schedule's length)
+#   MINUTES=58  training time limit        STEPS=1800  optimizer steps (the cosine schedule's length)
 set -euo pipefail
 loom=${1:-build/loom}
 out=${2:-runs/code-eval}
-minutes=${MINUTES:-60}
-steps=${STEPS:-3000}
+minutes=${MINUTES:-58}
+steps=${STEPS:-1800}
+# threads that sleep at barriers instead of spinning: on a 2-core machine with anything else
+# running, spinning OpenMP threads slow each other down several times over
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 src=/usr/lib/python3.11
 [ -d "$src" ] || { echo "bench-code: $src not found (Debian's python3.11)" >&2; exit 1; }
 # never seen in training: what eval-code completes, fills in and repairs

@@ -7,8 +7,9 @@ JOBS       ?= $(shell nproc)
 SHARED     ?= $(abspath ../shared)
 DEMO_OUT   ?= runs/demo
 DEMO_DATA  ?= /usr/share/games/fortunes
+IMAGE_DATA ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: all deps build test test-san demo demo-code bench bench-code clean
+.PHONY: all deps build test test-san demo demo-code demo-image bench bench-code bench-image clean
 
 all: build
 
@@ -42,16 +43,28 @@ demo-code: deps
 	@$(MAKE) --no-print-directory build
 	bash scripts/demo_code.sh $(BUILD)/loom runs/demo-code
 
+# A class-conditional diffusion model on Fashion-MNIST (DEMO_MINUTES of training, 10 by
+# default), then pictures of a few labels drawn with loom imagine.
+demo-image: deps
+	@$(MAKE) --no-print-directory build
+	bash scripts/demo_image.sh $(BUILD)/loom $(IMAGE_DATA) runs/demo-image
+
 # Issue 6's measured run: the standard library less held-out modules, <= 60 minutes, then eval-code.
 bench-code: deps
 	@$(MAKE) --no-print-directory build
 	bash scripts/code_eval.sh $(BUILD)/loom runs/code-eval
+
+# Issue 5's measured run: Fashion-MNIST, <= 60 minutes of training, then eval-image.
+bench-image: deps
+	@$(MAKE) --no-print-directory build
+	bash scripts/image_eval.sh $(BUILD)/loom runs/image-eval
 
 bench: deps
 	@$(MAKE) --no-print-directory build
 	bash bench/bench.sh $(BUILD)/loom $(SHARED)
 	bash bench/bench_generate.sh $(BUILD)
 	bash bench/bench_bpe.sh $(BUILD) $(SHARED)
+	bash bench/bench_image.sh $(BUILD) runs/image-eval
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -10,5 +10,8 @@ int lm_cmd_tokenizer(int argc, char **argv);
 int lm_cmd_complete(int argc, char **argv);
 int lm_cmd_fix(int argc, char **argv);
 int lm_cmd_eval_code(int argc, char **argv);
+int lm_cmd_train_image(int argc, char **argv);
+int lm_cmd_imagine(int argc, char **argv);
+int lm_cmd_eval_image(int argc, char **argv);
 
 #endif

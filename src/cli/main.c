@@ -19,6 +19,9 @@ static void usage(FILE *f) {
             "  complete   complete code at a point in a file, to the end of the block (-n K: ranked candidates)\n"
             "  fix        repair the first syntax error in a Python or C file; prints a unified diff\n"
             "  eval-code  a code model's figures on held-out files (bodies, FIM, bits/byte, repairs) beside an untrained one\n"
+            "  train-image train a class-conditional diffusion model on labelled images (Fashion-MNIST by default)\n"
+            "  imagine    draw images of a label (\"ankle boot\") with a model from train-image; writes a PNG grid\n"
+            "  eval-image an image model's figures: a classifier's accuracy on what it draws, per label, and a Frechet distance\n"
             "  version    print the version\n"
             "\n"
             "Run 'loom COMMAND --help' for the flags of a command.\n",
@@ -38,6 +41,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "complete")) return lm_cmd_complete(argc - 1, argv + 1);
     if (!strcmp(cmd, "fix")) return lm_cmd_fix(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval-code")) return lm_cmd_eval_code(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train-image")) return lm_cmd_train_image(argc - 1, argv + 1);
+    if (!strcmp(cmd, "imagine")) return lm_cmd_imagine(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval-image")) return lm_cmd_eval_image(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("loom %s\n", loom_version());
         return 0;

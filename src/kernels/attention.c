@@ -1,4 +1,5 @@
-/* Rotary position embedding and causal grouped-query attention. */
+/* Rotary position embedding, causal grouped-query attention, and the non-causal attention of
+ * the image models (the same kernels with the mask switched off). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -25,12 +26,13 @@ static inline float dot(const float *a, const float *b, int n) {
     return s;
 }
 
-/* Softmax of each row of scores S (T, n) over its visible columns: row t sees columns
- * 0..pos0+t (causal); the columns after them get probability 0. */
-static void causal_softmax(float *S, int64_t T, int64_t n, int64_t pos0) {
+/* Softmax of each row of scores S (T, n) over its visible columns: with causal set, row t
+ * sees columns 0..pos0+t and the columns after them get probability 0; otherwise every row
+ * sees all n columns. */
+static void softmax_rows(float *S, int64_t T, int64_t n, int64_t pos0, int causal) {
     for (int64_t t = 0; t < T; t++) {
         float *row = S + t * n;
-        int64_t last = pos0 + t;
+        int64_t last = causal ? pos0 + t : n - 1;
         float mx = row[0];
         for (int64_t j = 1; j <= last; j++) mx = row[j] > mx ? row[j] : mx;
         float sum = 0.0f;
@@ -105,7 +107,8 @@ void lm_rope_backward(float *dinp, const float *dout, int64_t B, int64_t T, int 
  * thread the whole group lets dK and dV accumulate without races. The score matrices are
  * BLAS products over strided head slices; the upper (masked) triangle is computed and
  * thrown away, which costs less than splitting into small triangular blocks at these sizes. */
-void lm_attention_forward(float *out, float *P, const float *qkv, int64_t B, int64_t T, int H, int KVH, int hd) {
+static void attention_forward(float *out, float *P, const float *qkv, int64_t B, int64_t T, int H, int KVH, int hd,
+                              int causal) {
     int NH = H + 2 * KVH, G = H / KVH;
     int ld = NH * hd, ldo = H * hd;
     float scale = 1.0f / sqrtf((float)hd);
@@ -120,15 +123,15 @@ void lm_attention_forward(float *out, float *P, const float *qkv, int64_t B, int
                 float *S = P + (b * H + h) * T * T;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, hd, scale, Q, ld, K, ld, 0.0f, S,
                             (int)T);
-                causal_softmax(S, T, T, 0);
+                softmax_rows(S, T, T, 0, causal);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)T, 1.0f, S, (int)T, V, ld,
                             0.0f, out + b * T * ldo + h * hd, ldo);
             }
         }
 }
 
-void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *P, int64_t B, int64_t T,
-                           int H, int KVH, int hd) {
+static void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *P, int64_t B,
+                               int64_t T, int H, int KVH, int hd, int causal) {
     int NH = H + 2 * KVH, G = H / KVH;
     int ld = NH * hd, ldo = H * hd;
     float scale = 1.0f / sqrtf((float)hd);
@@ -155,10 +158,11 @@ void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, con
                     for (int64_t t = 0; t < T; t++) {
                         const float *p = S + t * T;
                         float *d = dS + t * T;
+                        int64_t last = causal ? t : T - 1;
                         float dot = 0.0f;
-                        for (int64_t j = 0; j <= t; j++) dot += p[j] * d[j];
-                        for (int64_t j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot) * scale;
-                        for (int64_t j = t + 1; j < T; j++) d[j] = 0.0f;
+                        for (int64_t j = 0; j <= last; j++) dot += p[j] * d[j];
+                        for (int64_t j = 0; j <= last; j++) d[j] = p[j] * (d[j] - dot) * scale;
+                        for (int64_t j = last + 1; j < T; j++) d[j] = 0.0f;
                     }
                     /* dQ += dS K ; dK += dS^T Q */
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)T, 1.0f, dS, (int)T, K, ld,
@@ -169,6 +173,25 @@ void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, con
             }
         free(dS);
     }
+}
+
+void lm_attention_forward(float *out, float *P, const float *qkv, int64_t B, int64_t T, int H, int KVH, int hd) {
+    attention_forward(out, P, qkv, B, T, H, KVH, hd, 1);
+}
+
+void lm_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *P, int64_t B, int64_t T,
+                           int H, int KVH, int hd) {
+    attention_backward(dqkv, dout, qkv, P, B, T, H, KVH, hd, 1);
+}
+
+/* The image models' attention: every position sees every other, one kv head per query head. */
+void lm_attention_full_forward(float *out, float *P, const float *qkv, int64_t B, int64_t T, int H, int hd) {
+    attention_forward(out, P, qkv, B, T, H, H, hd, 0);
+}
+
+void lm_attention_full_backward(float *dqkv, const float *dout, const float *qkv, const float *P, int64_t B, int64_t T,
+                                int H, int hd) {
+    attention_backward(dqkv, dout, qkv, P, B, T, H, H, hd, 0);
 }
 
 void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float *vcache, int64_t T, int64_t pos0,
@@ -225,7 +248,7 @@ void lm_attention_kv_forward(float *out, const float *qkv, float *kcache, float 
             const float *K = kcache + (h / G) * n_ctx * hd, *V = vcache + (h / G) * n_ctx * hd;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)n, hd, scale, Q, ld, K, ldc, 0.0f, S,
                         (int)n);
-            causal_softmax(S, T, n, pos0);
+            softmax_rows(S, T, n, pos0, 1);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, hd, (int)n, 1.0f, S, (int)n, V, ldc, 0.0f,
                         out + h * hd, ldo);
         }

@@ -80,6 +80,72 @@ float lm_xent_forward(float *probs, const float *logits, const int32_t *targets,
 /* dlogits (N,V) += (probs - onehot(target)) * dloss / n_valid. */
 void lm_xent_backward(float *dlogits, const float *probs, const int32_t *targets, float dloss, int64_t N, int64_t V);
 
+/* ---- images: (B,C,H,W) tensors, channels outermost after the batch (PyTorch's NCHW) ---- */
+
+/* 2-D convolution as torch conv2d: square kernel k, stride, zero padding pad.
+ * inp (B,Cin,H,W), w (Cout,Cin,k,k), b (Cout) or NULL -> out (B,Cout,Ho,Wo),
+ * Ho = (H + 2*pad - k) / stride + 1, Wo likewise. im2col + sgemm, threads over images. */
+void lm_conv2d_forward(float *out, const float *inp, const float *w, const float *b, int64_t B, int64_t Cin,
+                       int64_t H, int64_t W, int64_t Cout, int k, int stride, int pad);
+/* dinp (B,Cin,H,W) += conv^T(dout); dw (Cout,Cin,k,k) += ...; db (Cout) += sum of dout over
+ * (B,Ho,Wo). Any gradient may be NULL. */
+void lm_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int k, int stride, int pad);
+
+/* Nearest-neighbour 2x upsampling of N planes: inp (N,H,W) -> out (N,2H,2W). */
+void lm_upsample2x_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W);
+/* dinp (N,H,W) += the sum of each 2x2 block of dout (N,2H,2W). */
+void lm_upsample2x_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W);
+
+/* GroupNorm: inp (B,C,S) (S = H*W) normalised over each group of C/G channels and S positions
+ * (biased variance), then * w (C) + b (C) (b may be NULL). stats (B,G,2) = mean, rstd. */
+void lm_groupnorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b, int64_t B,
+                          int64_t C, int64_t S, int G, float eps);
+void lm_groupnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                           const float *stats, int64_t B, int64_t C, int64_t S, int G);
+
+/* SiLU: out (N) = x * sigmoid(x). */
+void lm_silu_forward(float *out, const float *inp, int64_t N);
+void lm_silu_backward(float *dinp, const float *dout, const float *inp, int64_t N);
+
+/* Channel concatenation: a (B,Ca,S), b (B,Cb,S) -> out (B,Ca+Cb,S). */
+void lm_concat_forward(float *out, const float *a, const float *b, int64_t B, int64_t Ca, int64_t Cb, int64_t S);
+/* da (B,Ca,S) += dout[:, :Ca], db (B,Cb,S) += dout[:, Ca:] (either may be NULL). */
+void lm_concat_backward(float *da, float *db, const float *dout, int64_t B, int64_t Ca, int64_t Cb, int64_t S);
+
+/* Transpose of the last two dimensions: inp (B,R,C) -> out (B,C,R). With R = C channels and
+ * C = H*W positions this turns an image into tokens (B,N,C), and the other way back. */
+void lm_transpose_forward(float *out, const float *inp, int64_t B, int64_t R, int64_t C);
+/* dinp (B,R,C) += dout (B,C,R) transposed. */
+void lm_transpose_backward(float *dinp, const float *dout, int64_t B, int64_t R, int64_t C);
+
+/* Non-causal multi-head attention: qkv (B,T,3,H,hd) = [q heads | k heads | v heads] -> out
+ * (B,T,H,hd), scale 1/sqrt(hd). P (B,H,T,T) keeps the softmax probabilities for backward. */
+void lm_attention_full_forward(float *out, float *P, const float *qkv, int64_t B, int64_t T, int H, int hd);
+void lm_attention_full_backward(float *dqkv, const float *dout, const float *qkv, const float *P, int64_t B, int64_t T,
+                                int H, int hd);
+
+/* Conditioning: out (B,C,S) = inp * (1 + ss[:, :C]) + ss[:, C:], ss (B,2C) broadcast over S. */
+void lm_scale_shift_forward(float *out, const float *inp, const float *ss, int64_t B, int64_t C, int64_t S);
+/* dinp (B,C,S) += dout * (1 + scale); dss (B,2C) += [sum_S dout * inp | sum_S dout]. */
+void lm_scale_shift_backward(float *dinp, float *dss, const float *dout, const float *inp, const float *ss, int64_t B,
+                             int64_t C, int64_t S);
+
+/* out (N,M) = inp (N,M) + b (M). */
+void lm_add_bias_forward(float *out, const float *inp, const float *b, int64_t N, int64_t M);
+/* dinp += dout; db (M) += the column sums of dout (either may be NULL). */
+void lm_add_bias_backward(float *dinp, float *db, const float *dout, int64_t N, int64_t M);
+
+/* Mean squared error over N elements: returns mean((pred - target)^2), summed in double. */
+float lm_mse_forward(const float *pred, const float *target, int64_t N);
+/* dpred (N) += 2 * (pred - target) * dloss / N. */
+void lm_mse_backward(float *dpred, const float *pred, const float *target, float dloss, int64_t N);
+
+/* Global average pooling: out (N) = the mean of each row of inp (N,S) (N = B*C, S = H*W). */
+void lm_avgpool_forward(float *out, const float *inp, int64_t N, int64_t S);
+/* dinp (N,S) += dout (N) / S. */
+void lm_avgpool_backward(float *dinp, const float *dout, int64_t N, int64_t S);
+
 /* AdamW (decoupled weight decay, PyTorch's formulation) on n parameters at 1-based step t:
  * p -= lr * (wd * p + mhat / (sqrt(vhat) + eps)). */
 void lm_adamw_update(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,

@@ -32,7 +32,8 @@ typedef struct lm_llama_config {
 typedef struct lm_param_view {
     char name[64];
     int ndim;
-    int64_t shape[2]; /* row-major (out, in) */
+    int64_t shape[4]; /* row-major: (out, in) for a matrix, (n) for a vector, (Cout,Cin,k,k) for a
+                         convolution (lm_unet); entries past ndim are unused */
     size_t offset;    /* in floats, into params/grads */
     size_t n;
     int decay;        /* weight decay applies (matrices and embeddings, not norms) */

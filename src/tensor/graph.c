@@ -47,6 +47,14 @@ static lm_t new_node(lm_graph *g, lm_op op, const char *name, int ndim, const in
         mark_bad(g, "node added after planning");
         return -1;
     }
+    if (ndim < 0 || ndim > LM_MAX_DIMS) {
+        mark_bad(g, "%d dimensions (at most %d)", ndim, LM_MAX_DIMS);
+        return -1;
+    }
+    /* shape often points into another node (an op's input): copy it before realloc moves the nodes */
+    int64_t sh[LM_MAX_DIMS];
+    for (int i = 0; i < ndim; i++) sh[i] = shape[i];
+    shape = sh;
     if (g->n == g->cap) {
         int cap = g->cap ? g->cap * 2 : 64;
         lm_node *nn = realloc(g->nodes, (size_t)cap * sizeof(lm_node));
@@ -123,6 +131,9 @@ static int64_t last_dim(const lm_node *n) { return n->shape[n->ndim - 1]; }
 
 static int valid(lm_graph *g, lm_t t) { return t >= 0 && t < g->n; }
 
+/* Loss ops: as the root of a training plan, their d(loss) = 1 is seeded by the graph itself. */
+static int is_loss(lm_op op) { return op == LM_OP_XENT || op == LM_OP_MSE; }
+
 lm_t lm_embed(lm_graph *g, lm_t table, lm_t ids) {
     if (!valid(g, table) || !valid(g, ids)) return mark_bad(g, "embed: invalid input"), -1;
     lm_node *tb = &g->nodes[table], *id = &g->nodes[ids];
@@ -133,7 +144,7 @@ lm_t lm_embed(lm_graph *g, lm_t table, lm_t ids) {
     shape[id->ndim] = tb->shape[1];
     lm_t src[2] = {table, ids};
     lm_t t = op_node(g, LM_OP_EMBED, id->ndim + 1, shape, 2, src);
-    if (t >= 0) g->nodes[t].ip[0] = (int)tb->shape[0];
+    if (t >= 0) g->nodes[t].ip[0] = (int)g->nodes[table].shape[0];
     return t;
 }
 
@@ -161,7 +172,7 @@ static lm_t norm_node(lm_graph *g, lm_op op, lm_t x, lm_t w, lm_t b, float eps) 
     lm_t t = op_node(g, op, a->ndim, a->shape, b == -1 ? 2 : 3, src);
     if (t >= 0) {
         g->nodes[t].fp[0] = eps;
-        g->nodes[t].aux_n = (a->n / C) * (op == LM_OP_LAYERNORM ? 2 : 1);
+        g->nodes[t].aux_n = (g->nodes[x].n / C) * (op == LM_OP_LAYERNORM ? 2 : 1);
     }
     return t;
 }
@@ -197,7 +208,7 @@ lm_t lm_attention(lm_graph *g, lm_t qkv, int H, int KVH, int hd) {
         g->nodes[t].ip[0] = H;
         g->nodes[t].ip[1] = KVH;
         g->nodes[t].ip[2] = hd;
-        g->nodes[t].aux_n = a->shape[0] * H * a->shape[1] * a->shape[1];
+        g->nodes[t].aux_n = g->nodes[qkv].shape[0] * H * g->nodes[qkv].shape[1] * g->nodes[qkv].shape[1];
     }
     return t;
 }
@@ -232,7 +243,7 @@ lm_t lm_cross_entropy(lm_graph *g, lm_t logits, lm_t targets) {
     int64_t one = 1;
     lm_t src[2] = {logits, targets};
     lm_t t = op_node(g, LM_OP_XENT, 1, &one, 2, src);
-    if (t >= 0) g->nodes[t].aux_n = z->n;
+    if (t >= 0) g->nodes[t].aux_n = g->nodes[logits].n;
     return t;
 }
 
@@ -262,6 +273,169 @@ lm_t lm_last(lm_graph *g, lm_t x) {
     if (a->ndim != 3) return mark_bad(g, "last: input must be (B,T,C)"), -1;
     int64_t shape[3] = {a->shape[0], 1, a->shape[2]};
     return op_node(g, LM_OP_LAST, 3, shape, 1, &x);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Image ops: (B,C,H,W) tensors                                               */
+/* ------------------------------------------------------------------------ */
+
+lm_t lm_conv2d(lm_graph *g, lm_t x, lm_t w, lm_t b, int stride, int pad) {
+    if (!valid(g, x) || !valid(g, w) || (b != -1 && !valid(g, b))) return mark_bad(g, "conv2d: invalid input"), -1;
+    lm_node *a = &g->nodes[x], *k = &g->nodes[w];
+    if (a->ndim != 4 || k->ndim != 4 || k->shape[1] != a->shape[1] || k->shape[2] != k->shape[3])
+        return mark_bad(g, "conv2d: %s must be (B,Cin,H,W) and weight %s (Cout,Cin,k,k) with the same Cin", a->name,
+                        k->name),
+               -1;
+    if (stride < 1 || pad < 0 || k->shape[2] < 1)
+        return mark_bad(g, "conv2d: stride must be >= 1 and padding >= 0"), -1;
+    if (b != -1 && g->nodes[b].n != k->shape[0])
+        return mark_bad(g, "conv2d: bias %s must have %lld elements", g->nodes[b].name, (long long)k->shape[0]), -1;
+    int64_t kk = k->shape[2];
+    int64_t Ho = (a->shape[2] + 2 * pad - kk) / stride + 1, Wo = (a->shape[3] + 2 * pad - kk) / stride + 1;
+    if (a->shape[2] + 2 * pad < kk || a->shape[3] + 2 * pad < kk)
+        return mark_bad(g, "conv2d: kernel %lld is larger than the padded input %s", (long long)kk, a->name), -1;
+    int64_t shape[4] = {a->shape[0], k->shape[0], Ho, Wo};
+    lm_t src[3] = {x, w, b};
+    lm_t t = op_node(g, LM_OP_CONV2D, 4, shape, b == -1 ? 2 : 3, src);
+    if (t >= 0) {
+        g->nodes[t].ip[0] = stride;
+        g->nodes[t].ip[1] = pad;
+        g->nodes[t].ip[2] = (int)kk;
+    }
+    return t;
+}
+
+lm_t lm_upsample2x(lm_graph *g, lm_t x) {
+    if (!valid(g, x)) return mark_bad(g, "upsample2x: invalid input"), -1;
+    lm_node *a = &g->nodes[x];
+    if (a->ndim != 4) return mark_bad(g, "upsample2x: %s must be (B,C,H,W)", a->name), -1;
+    int64_t shape[4] = {a->shape[0], a->shape[1], 2 * a->shape[2], 2 * a->shape[3]};
+    return op_node(g, LM_OP_UPSAMPLE2X, 4, shape, 1, &x);
+}
+
+lm_t lm_groupnorm(lm_graph *g, lm_t x, lm_t w, lm_t b, int groups, float eps) {
+    if (!valid(g, x) || !valid(g, w) || (b != -1 && !valid(g, b))) return mark_bad(g, "groupnorm: invalid input"), -1;
+    lm_node *a = &g->nodes[x];
+    if (a->ndim < 2 || groups < 1 || a->shape[1] % groups)
+        return mark_bad(g, "groupnorm: %s must be (B,C,...) with C a multiple of %d groups", a->name, groups), -1;
+    int64_t C = a->shape[1];
+    if (g->nodes[w].n != C || (b != -1 && g->nodes[b].n != C))
+        return mark_bad(g, "groupnorm: weight and bias must have C = %lld elements", (long long)C), -1;
+    lm_t src[3] = {x, w, b};
+    lm_t t = op_node(g, LM_OP_GROUPNORM, a->ndim, a->shape, b == -1 ? 2 : 3, src);
+    if (t >= 0) {
+        g->nodes[t].ip[0] = groups;
+        g->nodes[t].fp[0] = eps;
+        g->nodes[t].aux_n = g->nodes[x].shape[0] * groups * 2; /* (B,G) mean, rstd */
+    }
+    return t;
+}
+
+lm_t lm_silu(lm_graph *g, lm_t x) {
+    if (!valid(g, x)) return mark_bad(g, "silu: invalid input"), -1;
+    return op_node(g, LM_OP_SILU, g->nodes[x].ndim, g->nodes[x].shape, 1, &x);
+}
+
+lm_t lm_concat(lm_graph *g, lm_t a, lm_t b) {
+    if (!valid(g, a) || !valid(g, b)) return mark_bad(g, "concat: invalid input"), -1;
+    lm_node *x = &g->nodes[a], *y = &g->nodes[b];
+    int same = x->ndim == y->ndim && x->ndim >= 2 && x->shape[0] == y->shape[0];
+    for (int i = 2; same && i < x->ndim; i++) same = x->shape[i] == y->shape[i];
+    if (!same)
+        return mark_bad(g, "concat: %s and %s must agree in every dimension but the channels (dim 1)", x->name,
+                        y->name),
+               -1;
+    int64_t shape[LM_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[1] += y->shape[1];
+    lm_t src[2] = {a, b};
+    return op_node(g, LM_OP_CONCAT, x->ndim, shape, 2, src);
+}
+
+lm_t lm_transpose_tokens(lm_graph *g, lm_t x, int to_tokens, int h) {
+    if (!valid(g, x)) return mark_bad(g, "transpose_tokens: invalid input"), -1;
+    lm_node *a = &g->nodes[x];
+    int64_t shape[4];
+    int nd;
+    if (to_tokens) {
+        if (a->ndim != 4) return mark_bad(g, "transpose_tokens: %s must be (B,C,H,W)", a->name), -1;
+        shape[0] = a->shape[0];
+        shape[1] = a->shape[2] * a->shape[3];
+        shape[2] = a->shape[1];
+        nd = 3;
+    } else {
+        if (a->ndim != 3 || h < 1 || a->shape[1] % h)
+            return mark_bad(g, "transpose_tokens: %s must be (B,N,C) with N a multiple of h = %d", a->name, h), -1;
+        shape[0] = a->shape[0];
+        shape[1] = a->shape[2];
+        shape[2] = h;
+        shape[3] = a->shape[1] / h;
+        nd = 4;
+    }
+    lm_t t = op_node(g, LM_OP_TRANSPOSE, nd, shape, 1, &x);
+    if (t >= 0) {
+        g->nodes[t].ip[0] = to_tokens != 0;
+        g->nodes[t].ip[1] = h;
+    }
+    return t;
+}
+
+lm_t lm_attention_full(lm_graph *g, lm_t qkv, int H, int hd) {
+    if (!valid(g, qkv)) return mark_bad(g, "attention_full: invalid input"), -1;
+    lm_node *a = &g->nodes[qkv];
+    if (a->ndim != 3 || H < 1 || hd < 1 || last_dim(a) != 3 * (int64_t)H * hd)
+        return mark_bad(g, "attention_full: %s must be (B,T,3*H*hd) = (B,T,%lld)", a->name, 3 * (long long)H * hd),
+               -1;
+    int64_t shape[3] = {a->shape[0], a->shape[1], (int64_t)H * hd};
+    lm_t t = op_node(g, LM_OP_ATTENTION_FULL, 3, shape, 1, &qkv);
+    if (t >= 0) {
+        g->nodes[t].ip[0] = H;
+        g->nodes[t].ip[1] = hd;
+        /* (B,H,T,T) probabilities; the input is re-read: op_node may have moved the nodes */
+        g->nodes[t].aux_n = g->nodes[qkv].shape[0] * H * g->nodes[qkv].shape[1] * g->nodes[qkv].shape[1];
+    }
+    return t;
+}
+
+lm_t lm_scale_shift(lm_graph *g, lm_t x, lm_t ss) {
+    if (!valid(g, x) || !valid(g, ss)) return mark_bad(g, "scale_shift: invalid input"), -1;
+    lm_node *a = &g->nodes[x], *s = &g->nodes[ss];
+    if (a->ndim < 2 || s->ndim != 2 || s->shape[0] != a->shape[0] || s->shape[1] != 2 * a->shape[1])
+        return mark_bad(g, "scale_shift: %s must be (B,C,...) and %s (B,2C)", a->name, s->name), -1;
+    lm_t src[2] = {x, ss};
+    return op_node(g, LM_OP_SCALE_SHIFT, a->ndim, a->shape, 2, src);
+}
+
+lm_t lm_add_bias(lm_graph *g, lm_t x, lm_t b) {
+    if (!valid(g, x) || !valid(g, b)) return mark_bad(g, "add_bias: invalid input"), -1;
+    lm_node *a = &g->nodes[x];
+    if (g->nodes[b].n != last_dim(a))
+        return mark_bad(g, "add_bias: bias %s must have %lld elements (the last dimension of %s)", g->nodes[b].name,
+                        (long long)last_dim(a), a->name),
+               -1;
+    lm_t src[2] = {x, b};
+    return op_node(g, LM_OP_ADD_BIAS, a->ndim, a->shape, 2, src);
+}
+
+lm_t lm_mse(lm_graph *g, lm_t pred, lm_t target) {
+    if (!valid(g, pred) || !valid(g, target)) return mark_bad(g, "mse: invalid input"), -1;
+    lm_node *p = &g->nodes[pred], *y = &g->nodes[target];
+    if (p->n != y->n || y->dtype != LM_F32)
+        return mark_bad(g, "mse: %s and target %s must have the same number of floats", p->name, y->name), -1;
+    int64_t one = 1;
+    lm_t src[2] = {pred, target};
+    lm_t t = op_node(g, LM_OP_MSE, 1, &one, 2, src);
+    /* the target is data, not differentiated, even where it is computed from parameters */
+    if (t >= 0) g->nodes[t].requires_grad = g->nodes[pred].requires_grad;
+    return t;
+}
+
+lm_t lm_avgpool(lm_graph *g, lm_t x) {
+    if (!valid(g, x)) return mark_bad(g, "avgpool: invalid input"), -1;
+    lm_node *a = &g->nodes[x];
+    if (a->ndim < 3) return mark_bad(g, "avgpool: %s must be (B,C,H,W)", a->name), -1;
+    int64_t shape[2] = {a->shape[0], a->shape[1]};
+    return op_node(g, LM_OP_AVGPOOL, 2, shape, 1, &x);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -372,7 +546,7 @@ loom_status lm_graph_plan(lm_graph *g, lm_t loss, int training, lm_error *err) {
                                     training && nd->requires_grad ? bwd : i, (void **)&nd->aux};
         if (training && nd->requires_grad) {
             /* A root other than a loss gets its gradient from the caller, at any time. */
-            int seeded = i == loss && nd->op != LM_OP_XENT;
+            int seeded = i == loss && !is_loss(nd->op);
             int64_t gs = seeded ? 0 : grad_start[i] >= 0 ? grad_start[i] : bwd;
             bufs[nb++] = (plan_buf){align_up((size_t)nd->n * sizeof(float)), 0, gs, seeded ? INF : bwd,
                                     (void **)&nd->grad};
@@ -460,7 +634,7 @@ void lm_graph_backward(lm_graph *g) {
             lm_node *z = &g->nodes[g->zero_list[k]];
             memset(z->grad, 0, (size_t)z->n * sizeof(float));
         }
-        if (i == g->loss && nd->op == LM_OP_XENT) nd->grad[0] = 1.0f;
+        if (i == g->loss && is_loss(nd->op)) nd->grad[0] = 1.0f;
         double t0 = g->profile ? lm_now() : 0;
         lm_op_table(nd->op)->backward(g, nd);
         if (g->profile) g->t_bwd[nd->op] += lm_now() - t0;

@@ -127,7 +127,8 @@ lm_t lm_last(lm_graph *g, lm_t x);
 lm_t lm_conv2d(lm_graph *g, lm_t x, lm_t w, lm_t b, int stride, int pad);
 /* x (B,C,H,W) -> (B,C,2H,2W), nearest neighbour (torch interpolate scale 2, mode nearest). */
 lm_t lm_upsample2x(lm_graph *g, lm_t x);
-/* GroupNorm: x (B,C,H,W) normalised over (C/groups,H,W) per group, then * w (C) + b (C). */
+/* GroupNorm: x (B,C,H,W) normalised over (C/groups,H,W) per group, then * w (C) + b (C).
+ * b may be -1 (no bias). Saves mean and rstd, (B,groups,2) floats, for backward. */
 lm_t lm_groupnorm(lm_graph *g, lm_t x, lm_t w, lm_t b, int groups, float eps);
 /* x * sigmoid(x), any shape. */
 lm_t lm_silu(lm_graph *g, lm_t x);
@@ -137,13 +138,15 @@ lm_t lm_concat(lm_graph *g, lm_t a, lm_t b);
  * the h argument (spatial positions as tokens for attention and back). */
 lm_t lm_transpose_tokens(lm_graph *g, lm_t x, int to_tokens, int h);
 /* Non-causal multi-head attention: qkv (B,T,3*H*hd) = [q heads | k heads | v heads]
- * -> (B,T,H*hd), scale 1/sqrt(hd). */
+ * -> (B,T,H*hd), scale 1/sqrt(hd). Saves the probabilities, B*H*T*T floats (at T = 28*28 and
+ * B = 64 that is 630 MB per head: use it at the low resolutions). */
 lm_t lm_attention_full(lm_graph *g, lm_t qkv, int H, int hd);
 /* x (B,C,H,W), ss (B,2C) -> x * (1 + ss[:, :C]) + ss[:, C:], broadcast over H,W. */
 lm_t lm_scale_shift(lm_graph *g, lm_t x, lm_t ss);
 /* x (...,M) + b (M). */
 lm_t lm_add_bias(lm_graph *g, lm_t x, lm_t b);
-/* mean((pred - target)^2) over all elements -> scalar loss; target is not differentiated. */
+/* mean((pred - target)^2) over all elements -> scalar loss (1); target is not differentiated.
+ * A loss root: a training plan seeds d(loss) = 1 itself, as for cross-entropy. */
 lm_t lm_mse(lm_graph *g, lm_t pred, lm_t target);
 /* x (B,C,H,W) -> (B,C): the mean over positions. */
 lm_t lm_avgpool(lm_graph *g, lm_t x);
@@ -153,7 +156,7 @@ lm_t lm_avgpool(lm_graph *g, lm_t x);
 /* Marks a node whose value the caller reads after forward (its buffer is not reused). */
 void lm_graph_keep(lm_graph *g, lm_t t);
 /* Allocates the arena. training = 1 plans for lm_graph_backward from `root`: a cross-entropy
- * loss is seeded with d(loss) = 1; for any other root the caller writes d(out) into
+ * or MSE loss is seeded with d(loss) = 1; for any other root the caller writes d(out) into
  * lm_grad(g, root) before calling backward (the op tests do this). */
 loom_status lm_graph_plan(lm_graph *g, lm_t root, int training, lm_error *err);
 /* The position of the first token in the window (RoPE), 0 for training windows. */

@@ -9,40 +9,16 @@
 set -u
 NAME=eval_image
 . "$(dirname "$0")/lib.sh" "$@"
-PY=$(command -v python3 || true)
-if [ -z "$PY" ]; then
-  echo "SKIP: python3 (which writes the test's PNG images) is not installed"
-  exit 77
-fi
+need_python
 export XDG_CACHE_HOME="$W/cache"
 
 # three labels of twelve 8x8 grey PNGs (every 10th is a test image), a two-label folder, and a
 # GGUF that is a text model (architecture llama with a tokenizer)
-"$PY" - <<'EOF' || { echo "cannot write the test files"; exit 1; }
-import os, random, struct, zlib
-def png(path, w, h, rows):
-    raw = b"".join(b"\0" + bytes(r) for r in rows)
-    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-random.seed(5)
-pat = {"bars": lambda x, y: 255 if x % 4 < 2 else 0, "rings": lambda x, y: 255 if (x - 3.5) ** 2 + (y - 3.5) ** 2 < 9 else 0,
-       "corner": lambda x, y: 255 if x + y < 7 else 0}
-for name, f in pat.items():
-    os.makedirs("pics/" + name)
-    for i in range(12):
-        png("pics/%s/%02d.png" % (name, i), 8, 8, [[max(0, min(255, f(x, y) + random.randint(-20, 20))) for x in range(8)] for y in range(8)])
-for d in ("a", "b"):
-    os.makedirs("two/" + d)
-    for i in range(12):
-        png("two/%s/%02d.png" % (d, i), 8, 8, [[i * 10] * 8 for _ in range(8)])
-def s(b): return struct.pack("<Q", len(b)) + b
-kv = [(b"general.architecture", b"llama"), (b"tokenizer.ggml.model", b"gpt2")]
-with open("text.gguf", "wb") as f:
-    f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)))
-    for k, v in kv:
-        f.write(s(k) + struct.pack("<I", 8) + s(v))
+pics_py <<'EOF' || { echo "cannot write the test files"; exit 1; }
+from pics import BARS, CORNER, RINGS, flat_folder, pattern_folder, text_gguf
+pattern_folder("pics", {"bars": BARS, "rings": RINGS, "corner": CORNER})
+flat_folder("two", ("a", "b"))
+text_gguf("text.gguf")
 EOF
 
 "$LOOM" train-image --data pics --out run --size 8 --widths 16,32 --batch 4 --diffusion-steps 50 --steps 2 \

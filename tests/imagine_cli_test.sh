@@ -7,35 +7,13 @@
 set -u
 NAME=imagine
 . "$(dirname "$0")/lib.sh" "$@"
-PY=$(command -v python3 || true)
-if [ -z "$PY" ]; then
-  echo "SKIP: python3 (which writes the test's PNG images) is not installed"
-  exit 77
-fi
+need_python
 
 # three labels of twelve 8x8 grey PNGs, and a GGUF file that is a (weightless) text model
-"$PY" - <<'EOF' || { echo "cannot write the test files"; exit 1; }
-import os, random, struct, zlib
-def png(path, w, h, rows):
-    raw = b"".join(b"\0" + bytes(r) for r in rows)
-    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-random.seed(5)
-pat = {"bars": lambda x, y: 255 if x % 4 < 2 else 0, "rings": lambda x, y: 255 if (x - 3.5) ** 2 + (y - 3.5) ** 2 < 9 else 0,
-       "ankle boot": lambda x, y: 255 if x + y < 7 else 0}
-for name, f in pat.items():
-    os.makedirs("pics/" + name)
-    for i in range(12):
-        rows = [[max(0, min(255, f(x, y) + random.randint(-20, 20))) for x in range(8)] for y in range(8)]
-        png("pics/%s/%02d.png" % (name, i), 8, 8, rows)
-def s(x): x = x.encode(); return struct.pack("<Q", len(x)) + x
-kv = [("general.architecture", "llama"), ("tokenizer.ggml.model", "gpt2")]
-with open("text.gguf", "wb") as f:
-    f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)))
-    for k, v in kv:
-        f.write(s(k) + struct.pack("<I", 8) + s(v))
+pics_py <<'EOF' || { echo "cannot write the test files"; exit 1; }
+from pics import BARS, CORNER, RINGS, pattern_folder, text_gguf
+pattern_folder("pics", {"bars": BARS, "rings": RINGS, "ankle boot": CORNER})
+text_gguf("text.gguf")
 EOF
 
 "$LOOM" train-image --data pics --out run --size 8 --widths 16,32 --batch 4 --diffusion-steps 50 --threads 1 --steps 4 \

@@ -1,4 +1,5 @@
-/* Reader for the LMRF reference files in tests/ref/ (written by tests/ref/make_ref.py).
+/* Reader for the LMRF reference files in tests/ref/ (written by tests/ref/lmrf.py for make_ref.py
+ * and the other generators there).
  *
  * Format, little-endian: "LMRF", u32 version (1), u32 count, then count records of
  *   u32 name_len, name bytes (no NUL), u32 dtype (0 = f32, 1 = i32), u32 ndim,

@@ -2,14 +2,13 @@
  * models in shared/testdata/gguf (written by gguf-py and llama-quantize, so they check that we
  * read what the reference tools write, and that we write it back byte for byte), and corrupted
  * files, which must give an error message, never a crash (run under ASan/UBSan). */
-#define _GNU_SOURCE /* memmem, nftw */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "formats/gguf.h"
+#include "tmpdir.h"
 #include "util/rng.h"
 
 #ifndef LOOM_SOURCE_DIR
@@ -27,36 +27,8 @@
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-typedef struct fixture {
-    char dir[64];
-} fixture;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static int group_setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/loom_test_gguf_XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int group_teardown(void **state) {
-    fixture *f = *state;
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
 static void tmp_path(char *out, size_t cap, void **state, const char *name) {
-    fixture *f = *state;
+    tmpdir *f = *state;
     snprintf(out, cap, "%s/%s", f->dir, name);
 }
 
@@ -890,5 +862,5 @@ int main(void) {
         cmocka_unit_test(test_corrupt_specific),
         cmocka_unit_test(test_corrupt_fuzz),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

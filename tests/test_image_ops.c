@@ -19,105 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd.h"
 #include "kernels/kernels.h"
-#include "ref_io.h"
+#include "ref_check.h"
 #include "tensor/graph.h"
 #include "util/rng.h"
-
-#define MAXP 8
-
-typedef struct gcase {
-    lm_graph *g;
-    lm_t root;
-    int np;
-    float *p[MAXP], *gp[MAXP];
-    int64_t pn[MAXP];
-    const char *pname[MAXP];
-    lm_rng rng;
-} gcase;
-
-static lm_t add_param(gcase *c, const char *name, int ndim, const int64_t *shape, float scale, float offset) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    int k = c->np++;
-    c->p[k] = malloc((size_t)n * sizeof(float));
-    c->gp[k] = calloc((size_t)n, sizeof(float));
-    c->pn[k] = n;
-    c->pname[k] = name;
-    for (int64_t i = 0; i < n; i++) c->p[k][i] = offset + scale * (float)lm_rng_normal(&c->rng);
-    return lm_param(c->g, name, ndim, shape, c->p[k], c->gp[k]);
-}
-
-static void init_case(gcase *c, uint64_t seed) {
-    memset(c, 0, sizeof *c);
-    c->g = lm_graph_create();
-    lm_rng_seed(&c->rng, seed);
-}
-
-static void free_case(gcase *c) {
-    for (int k = 0; k < c->np; k++) {
-        free(c->p[k]);
-        free(c->gp[k]);
-    }
-    lm_graph_free(c->g);
-}
-
-static int is_loss(const lm_node *r) { return r->op == LM_OP_MSE; }
-
-static double objective(gcase *c, const float *R) {
-    lm_graph_forward(c->g);
-    lm_node *r = lm_node_at(c->g, c->root);
-    if (is_loss(r)) return r->value;
-    const float *o = r->data;
-    double s = 0;
-    for (int64_t i = 0; i < r->n; i++) s += (double)o[i] * R[i];
-    return s;
-}
-
-static void plan(gcase *c, const char *what) {
-    lm_error err = {0};
-    int rc = lm_graph_plan(c->g, c->root, 1, &err);
-    if (rc) fprintf(stderr, "%s: %s\n", what, err.msg);
-    assert_int_equal(rc, 0);
-}
-
-/* Runs forward+backward on a planned case, then compares up to `probe` elements of each
- * parameter's gradient with central differences (step 1e-2, as test_ops.c). */
-static void check_planned(gcase *c, const char *what, int probe) {
-    lm_node *r = lm_node_at(c->g, c->root);
-    float *R = malloc((size_t)r->n * sizeof(float));
-    for (int64_t i = 0; i < r->n; i++) R[i] = (float)lm_rng_normal(&c->rng);
-    objective(c, R);
-    if (!is_loss(r)) memcpy(r->grad, R, (size_t)r->n * sizeof(float));
-    lm_graph_backward(c->g);
-    double worst = 0;
-    for (int k = 0; k < c->np; k++) {
-        int64_t step = c->pn[k] > probe ? c->pn[k] / probe : 1;
-        for (int64_t i = 0; i < c->pn[k]; i += step) {
-            float keep = c->p[k][i];
-            const float h = 1e-2f;
-            c->p[k][i] = keep + h;
-            double lp = objective(c, R);
-            c->p[k][i] = keep - h;
-            double lm = objective(c, R);
-            c->p[k][i] = keep;
-            double num = (lp - lm) / (2.0 * h), ana = c->gp[k][i];
-            double rel = fabs(num - ana) / fmax(fmax(fabs(num), fabs(ana)), 5e-2);
-            if (rel > worst) worst = rel;
-            if (rel > 2e-2)
-                fprintf(stderr, "%s: d/d%s[%lld]: analytic %.6g numeric %.6g\n", what, c->pname[k], (long long)i,
-                        ana, num);
-            assert_true(rel <= 2e-2);
-        }
-    }
-    printf("  %-34s worst relative error %.2e\n", what, worst);
-    free(R);
-}
-
-static void check_case(gcase *c, const char *what, int probe) {
-    plan(c, what);
-    check_planned(c, what, probe);
-}
 
 /* ---- conv2d ---- */
 
@@ -144,17 +50,17 @@ static void conv_name(char *buf, size_t n, const conv_cfg *cf) {
 static void test_conv2d_grad(void **state) {
     for (size_t t = 0; t < sizeof CONVS / sizeof CONVS[0]; t++) {
         const conv_cfg *cf = &CONVS[t];
-        gcase c;
-        init_case(&c, 100 + t);
+        fd_case c;
+        fd_init(&c, 100 + t);
         int64_t xs[4] = {cf->B, cf->Cin, cf->H, cf->W}, ws[4] = {cf->Cout, cf->Cin, cf->k, cf->k}, bs[1] = {cf->Cout};
-        lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.0f);
-        lm_t w = add_param(&c, "w", 4, ws, 0.5f, 0.0f);
-        lm_t b = cf->bias ? add_param(&c, "b", 1, bs, 0.5f, 0.0f) : -1;
+        lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.0f);
+        lm_t w = fd_param(&c, "w", 4, ws, 0.5f, 0.0f);
+        lm_t b = cf->bias ? fd_param(&c, "b", 1, bs, 0.5f, 0.0f) : -1;
         c.root = lm_conv2d(c.g, x, w, b, cf->stride, cf->pad);
         char name[96];
         conv_name(name, sizeof name, cf);
-        check_case(&c, name, 60);
-        free_case(&c);
+        fd_check(&c, name, 60);
+        fd_free(&c);
     }
 }
 
@@ -162,12 +68,12 @@ static void test_conv2d_values(void **state) {
     /* the forward against the definition, in double */
     for (size_t t = 0; t < sizeof CONVS / sizeof CONVS[0]; t++) {
         const conv_cfg *cf = &CONVS[t];
-        gcase c;
-        init_case(&c, 200 + t);
+        fd_case c;
+        fd_init(&c, 200 + t);
         int64_t xs[4] = {cf->B, cf->Cin, cf->H, cf->W}, ws[4] = {cf->Cout, cf->Cin, cf->k, cf->k}, bs[1] = {cf->Cout};
-        lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.0f);
-        lm_t w = add_param(&c, "w", 4, ws, 0.5f, 0.0f);
-        lm_t b = cf->bias ? add_param(&c, "b", 1, bs, 0.5f, 0.0f) : -1;
+        lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.0f);
+        lm_t w = fd_param(&c, "w", 4, ws, 0.5f, 0.0f);
+        lm_t b = cf->bias ? fd_param(&c, "b", 1, bs, 0.5f, 0.0f) : -1;
         c.root = lm_conv2d(c.g, x, w, b, cf->stride, cf->pad);
         lm_node *r = lm_node_at(c.g, c.root);
         int Ho = (cf->H + 2 * cf->pad - cf->k) / cf->stride + 1, Wo = (cf->W + 2 * cf->pad - cf->k) / cf->stride + 1;
@@ -196,20 +102,20 @@ static void test_conv2d_values(void **state) {
                         if (d > worst) worst = d;
                     }
         assert_true(worst < 1e-5);
-        free_case(&c);
+        fd_free(&c);
     }
 }
 
 static void test_conv2d_deterministic(void **state) {
     /* dw sums over images through per-thread partials: two runs must agree bit for bit */
-    gcase c;
-    init_case(&c, 300);
+    fd_case c;
+    fd_init(&c, 300);
     int64_t xs[4] = {5, 4, 9, 9}, ws[4] = {6, 4, 3, 3}, bs[1] = {6};
-    lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.0f);
-    lm_t w = add_param(&c, "w", 4, ws, 0.5f, 0.0f);
-    lm_t b = add_param(&c, "b", 1, bs, 0.5f, 0.0f);
+    lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.0f);
+    lm_t w = fd_param(&c, "w", 4, ws, 0.5f, 0.0f);
+    lm_t b = fd_param(&c, "b", 1, bs, 0.5f, 0.0f);
     c.root = lm_conv2d(c.g, x, w, b, 1, 1);
-    plan(&c, "conv2d determinism");
+    fd_plan(&c, "conv2d determinism");
     lm_node *r = lm_node_at(c.g, c.root);
     float *first[3];
     for (int run = 0; run < 2; run++) {
@@ -227,62 +133,62 @@ static void test_conv2d_deterministic(void **state) {
             }
         }
     }
-    free_case(&c);
+    fd_free(&c);
 }
 
 /* ---- the other ops ---- */
 
 static void test_upsample2x(void **state) {
-    gcase c;
-    init_case(&c, 1);
+    fd_case c;
+    fd_init(&c, 1);
     int64_t xs[4] = {2, 3, 3, 4};
-    lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.0f);
     c.root = lm_upsample2x(c.g, x);
     lm_graph_keep(c.g, c.root);
-    plan(&c, "upsample2x");
+    fd_plan(&c, "upsample2x");
     lm_graph_forward(c.g);
     const float *y = lm_data(c.g, c.root);
     for (int p = 0; p < 6; p++)
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < 8; j++) assert_true(y[(p * 6 + i) * 8 + j] == c.p[0][(p * 3 + i / 2) * 4 + j / 2]);
-    check_planned(&c, "upsample2x", 72);
-    free_case(&c);
+    fd_check_planned(&c, "upsample2x", 72);
+    fd_free(&c);
 }
 
 static void test_groupnorm(void **state) {
     for (int bias = 0; bias < 2; bias++) {
-        gcase c;
-        init_case(&c, 2 + bias);
+        fd_case c;
+        fd_init(&c, 2 + bias);
         int64_t xs[4] = {2, 6, 3, 4}, ws[1] = {6};
-        lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.5f);
-        lm_t w = add_param(&c, "w", 1, ws, 0.3f, 1.0f);
-        lm_t b = bias ? add_param(&c, "b", 1, ws, 0.3f, 0.0f) : -1;
+        lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.5f);
+        lm_t w = fd_param(&c, "w", 1, ws, 0.3f, 1.0f);
+        lm_t b = bias ? fd_param(&c, "b", 1, ws, 0.3f, 0.0f) : -1;
         c.root = lm_groupnorm(c.g, x, w, b, 3, 1e-5f);
-        check_case(&c, bias ? "groupnorm G3" : "groupnorm G3 nobias", 144);
-        free_case(&c);
+        fd_check(&c, bias ? "groupnorm G3" : "groupnorm G3 nobias", 144);
+        fd_free(&c);
     }
     /* one group per channel (instance norm) and one group for all (layer norm over C,H,W) */
     for (int gi = 0; gi < 2; gi++) {
-        gcase c;
-        init_case(&c, 4 + gi);
+        fd_case c;
+        fd_init(&c, 4 + gi);
         int64_t xs[4] = {3, 4, 2, 3}, ws[1] = {4};
-        lm_t x = add_param(&c, "x", 4, xs, 2.0f, -0.3f);
-        lm_t w = add_param(&c, "w", 1, ws, 0.3f, 1.0f);
-        lm_t b = add_param(&c, "b", 1, ws, 0.3f, 0.0f);
+        lm_t x = fd_param(&c, "x", 4, xs, 2.0f, -0.3f);
+        lm_t w = fd_param(&c, "w", 1, ws, 0.3f, 1.0f);
+        lm_t b = fd_param(&c, "b", 1, ws, 0.3f, 0.0f);
         c.root = lm_groupnorm(c.g, x, w, b, gi ? 1 : 4, 1e-5f);
-        check_case(&c, gi ? "groupnorm G1" : "groupnorm G=C", 72);
-        free_case(&c);
+        fd_check(&c, gi ? "groupnorm G1" : "groupnorm G=C", 72);
+        fd_free(&c);
     }
 }
 
 static void test_silu(void **state) {
-    gcase c;
-    init_case(&c, 6);
+    fd_case c;
+    fd_init(&c, 6);
     int64_t xs[1] = {61}; /* not a multiple of the vector width: the loop's tail too */
-    lm_t x = add_param(&c, "x", 1, xs, 3.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 1, xs, 3.0f, 0.0f);
     c.root = lm_silu(c.g, x);
-    check_case(&c, "silu", 61);
-    free_case(&c);
+    fd_check(&c, "silu", 61);
+    fd_free(&c);
     /* the vectorised exp against libm over the whole range; beyond |x| = 87 its input is
      * clamped (SiLU there is x or a denormal), so only finiteness is asked of those */
     enum { N = 4001 };
@@ -307,18 +213,18 @@ static void test_silu(void **state) {
 }
 
 static void test_concat(void **state) {
-    gcase c;
-    init_case(&c, 7);
+    fd_case c;
+    fd_init(&c, 7);
     int64_t as[4] = {2, 3, 2, 3}, bs[4] = {2, 2, 2, 3};
-    lm_t a = add_param(&c, "a", 4, as, 1.0f, 0.0f);
-    lm_t b = add_param(&c, "b", 4, bs, 1.0f, 0.0f);
+    lm_t a = fd_param(&c, "a", 4, as, 1.0f, 0.0f);
+    lm_t b = fd_param(&c, "b", 4, bs, 1.0f, 0.0f);
     /* a used twice: its gradient is the sum over both */
     lm_t ab = lm_concat(c.g, a, b);
     c.root = lm_concat(c.g, ab, a);
     lm_node *r = lm_node_at(c.g, c.root);
     assert_int_equal(r->shape[1], 8);
     lm_graph_keep(c.g, c.root);
-    plan(&c, "concat");
+    fd_plan(&c, "concat");
     lm_graph_forward(c.g);
     const float *y = lm_data(c.g, c.root);
     for (int n = 0; n < 2; n++)
@@ -329,24 +235,24 @@ static void test_concat(void **state) {
                                       : c.p[0][(n * 3 + ch - 5) * 6 + s];
                 assert_true(y[(n * 8 + ch) * 6 + s] == want);
             }
-    check_planned(&c, "concat 4-D", 36);
-    free_case(&c);
+    fd_check_planned(&c, "concat 4-D", 36);
+    fd_free(&c);
 
-    init_case(&c, 8);
+    fd_init(&c, 8);
     int64_t a2[2] = {3, 4}, b2[2] = {3, 5};
-    a = add_param(&c, "a", 2, a2, 1.0f, 0.0f);
-    b = add_param(&c, "b", 2, b2, 1.0f, 0.0f);
+    a = fd_param(&c, "a", 2, a2, 1.0f, 0.0f);
+    b = fd_param(&c, "b", 2, b2, 1.0f, 0.0f);
     c.root = lm_concat(c.g, a, b);
-    check_case(&c, "concat 2-D", 15);
-    free_case(&c);
+    fd_check(&c, "concat 2-D", 15);
+    fd_free(&c);
 }
 
 static void test_transpose_tokens(void **state) {
-    gcase c;
-    init_case(&c, 9);
+    fd_case c;
+    fd_init(&c, 9);
     /* sides larger than the 32x32 tile so that the tiles' edges are exercised */
     int64_t xs[4] = {2, 37, 5, 7};
-    lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.0f);
     lm_t tok = lm_transpose_tokens(c.g, x, 1, 0);
     lm_node *tn = lm_node_at(c.g, tok);
     assert_int_equal(tn->ndim, 3);
@@ -354,19 +260,19 @@ static void test_transpose_tokens(void **state) {
     assert_int_equal(tn->shape[2], 37);
     c.root = tok;
     lm_graph_keep(c.g, c.root);
-    plan(&c, "transpose_tokens");
+    fd_plan(&c, "transpose_tokens");
     lm_graph_forward(c.g);
     const float *y = lm_data(c.g, c.root);
     for (int n = 0; n < 2; n++)
         for (int ch = 0; ch < 37; ch++)
             for (int s = 0; s < 35; s++) assert_true(y[(n * 35 + s) * 37 + ch] == c.p[0][(n * 37 + ch) * 35 + s]);
-    check_planned(&c, "transpose_tokens to tokens", 200);
-    free_case(&c);
+    fd_check_planned(&c, "transpose_tokens to tokens", 200);
+    fd_free(&c);
 
     /* and back: (B,N,C) -> (B,C,h,N/h), through a scale so that the round trip is not the identity */
-    init_case(&c, 10);
+    fd_init(&c, 10);
     int64_t ts[3] = {2, 35, 6};
-    lm_t t = add_param(&c, "tokens", 3, ts, 1.0f, 0.0f);
+    lm_t t = fd_param(&c, "tokens", 3, ts, 1.0f, 0.0f);
     lm_t img = lm_transpose_tokens(c.g, t, 0, 5);
     lm_node *in = lm_node_at(c.g, img);
     assert_int_equal(in->ndim, 4);
@@ -374,19 +280,19 @@ static void test_transpose_tokens(void **state) {
     assert_int_equal(in->shape[2], 5);
     assert_int_equal(in->shape[3], 7);
     c.root = lm_transpose_tokens(c.g, lm_silu(c.g, img), 1, 0);
-    check_case(&c, "transpose_tokens round trip", 200);
-    free_case(&c);
+    fd_check(&c, "transpose_tokens round trip", 200);
+    fd_free(&c);
 }
 
 static void test_attention_full(void **state) {
-    gcase c;
-    init_case(&c, 11);
+    fd_case c;
+    fd_init(&c, 11);
     int H = 2, hd = 4;
     int64_t xs[3] = {2, 5, 3 * H * hd};
-    lm_t x = add_param(&c, "qkv", 3, xs, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "qkv", 3, xs, 1.0f, 0.0f);
     c.root = lm_attention_full(c.g, x, H, hd);
-    check_case(&c, "attention_full", 240);
-    free_case(&c);
+    fd_check(&c, "attention_full", 240);
+    fd_free(&c);
 
     /* not causal: changing the last token changes the first token's output */
     lm_graph *g = lm_graph_create();
@@ -415,37 +321,37 @@ static void test_attention_full(void **state) {
 }
 
 static void test_scale_shift(void **state) {
-    gcase c;
-    init_case(&c, 13);
+    fd_case c;
+    fd_init(&c, 13);
     int64_t xs[4] = {2, 3, 2, 3}, ss[2] = {2, 6};
-    lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.0f);
-    lm_t s = add_param(&c, "ss", 2, ss, 0.5f, 0.0f);
+    lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.0f);
+    lm_t s = fd_param(&c, "ss", 2, ss, 0.5f, 0.0f);
     c.root = lm_scale_shift(c.g, x, s);
-    check_case(&c, "scale_shift", 36);
-    free_case(&c);
+    fd_check(&c, "scale_shift", 36);
+    fd_free(&c);
 }
 
 static void test_add_bias(void **state) {
-    gcase c;
-    init_case(&c, 14);
+    fd_case c;
+    fd_init(&c, 14);
     int64_t xs[3] = {2, 3, 5}, bs[1] = {5};
-    lm_t x = add_param(&c, "x", 3, xs, 1.0f, 0.0f);
-    lm_t b = add_param(&c, "b", 1, bs, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 3, xs, 1.0f, 0.0f);
+    lm_t b = fd_param(&c, "b", 1, bs, 1.0f, 0.0f);
     c.root = lm_add_bias(c.g, x, b);
-    check_case(&c, "add_bias", 30);
-    free_case(&c);
+    fd_check(&c, "add_bias", 30);
+    fd_free(&c);
 }
 
 static void test_mse(void **state) {
-    gcase c;
-    init_case(&c, 15);
+    fd_case c;
+    fd_init(&c, 15);
     int64_t xs[4] = {2, 3, 4, 5};
-    lm_t p = add_param(&c, "pred", 4, xs, 1.0f, 0.0f);
+    lm_t p = fd_param(&c, "pred", 4, xs, 1.0f, 0.0f);
     lm_t t = lm_input(c.g, "target", LM_F32, 4, xs);
     /* the prediction goes through an op so that its gradient buffer lives in the arena */
     lm_t q = lm_silu(c.g, p);
     c.root = lm_mse(c.g, q, t);
-    plan(&c, "mse");
+    fd_plan(&c, "mse");
     float *tv = lm_data(c.g, t);
     for (int i = 0; i < 120; i++) tv[i] = (float)lm_rng_normal(&c.rng);
     lm_graph_forward(c.g);
@@ -456,21 +362,21 @@ static void test_mse(void **state) {
     }
     assert_float_equal(lm_value(c.g, c.root), want / 120, 1e-5);
     /* the graph seeds d(loss) = 1 itself: nothing is written into the root's gradient */
-    check_planned(&c, "mse (seeded loss root)", 120);
-    free_case(&c);
+    fd_check_planned(&c, "mse (seeded loss root)", 120);
+    fd_free(&c);
 }
 
 static void test_avgpool(void **state) {
-    gcase c;
-    init_case(&c, 16);
+    fd_case c;
+    fd_init(&c, 16);
     int64_t xs[4] = {2, 3, 3, 5};
-    lm_t x = add_param(&c, "x", 4, xs, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 4, xs, 1.0f, 0.0f);
     c.root = lm_avgpool(c.g, x);
     lm_node *r = lm_node_at(c.g, c.root);
     assert_int_equal(r->ndim, 2);
     assert_int_equal(r->shape[1], 3);
-    check_case(&c, "avgpool", 90);
-    free_case(&c);
+    fd_check(&c, "avgpool", 90);
+    fd_free(&c);
 }
 
 static void test_shape_errors(void **state) {
@@ -510,21 +416,10 @@ static void test_shape_errors(void **state) {
 
 /* ---- the chain against PyTorch ---- */
 
-#define TOL 1e-4
-
-static const ref_tensor *need(const ref_file *f, const char *name) {
-    const ref_tensor *t = ref_find(f, name);
-    if (!t) fprintf(stderr, "reference record '%s' missing\n", name);
-    assert_non_null(t);
-    return t;
-}
-
+/* ref_check, once the sizes agree */
 static void check_ref(const char *what, const float *got, int64_t n, const ref_tensor *want, double *worst) {
     assert_int_equal(n, want->n);
-    double d = ref_rel_maxdiff(got, (const float *)want->data, want->n);
-    if (d > *worst) *worst = d;
-    if (d > TOL) fprintf(stderr, "  %s: relative max difference %.3g > %.0e\n", what, d, TOL);
-    assert_true(d <= TOL);
+    ref_check(what, got, want, worst);
 }
 
 enum { N_LEAVES = 15, N_NODES = 19 };
@@ -545,17 +440,17 @@ typedef struct chain {
  * missing (parameters and inputs are never freed). */
 static void build_chain(chain *ch, const ref_file *rf, int keep_all, int indirect) {
     memset(ch, 0, sizeof *ch);
-    const int32_t *cfg = need(rf, "config")->data;
+    const int32_t *cfg = ref_need(rf, "config")->data;
     int G = cfg[4], heads = cfg[5], hd = cfg[6], H = cfg[2];
     lm_graph *g = ch->g = lm_graph_create();
     for (int i = 0; i < N_LEAVES; i++) {
-        const ref_tensor *t = need(rf, LEAF_NAMES[i]);
+        const ref_tensor *t = ref_need(rf, LEAF_NAMES[i]);
         ch->data[i] = malloc((size_t)t->n * sizeof(float));
         ch->grad[i] = calloc((size_t)t->n, sizeof(float));
         memcpy(ch->data[i], t->data, (size_t)t->n * sizeof(float));
         ch->leaf[i] = lm_param(g, LEAF_NAMES[i], t->ndim, t->dims, ch->data[i], ch->grad[i]);
     }
-    const ref_tensor *tg = need(rf, "target");
+    const ref_tensor *tg = ref_need(rf, "target");
     lm_t target_in = ch->target = lm_input(g, "target", LM_F32, tg->ndim, tg->dims);
     lm_t L[N_LEAVES], *o = ch->node;
     memcpy(L, ch->leaf, sizeof L);
@@ -607,10 +502,8 @@ static void free_chain(chain *ch) {
 }
 
 static void test_torch_chain(void **state) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/ref/case_image.bin", LOOM_SOURCE_DIR);
     ref_file rf;
-    assert_int_equal(ref_load(path, &rf), 0);
+    ref_load_case("case_image.bin", &rf);
     double worst = 0;
     char name[64];
 
@@ -621,7 +514,7 @@ static void test_torch_chain(void **state) {
     for (int i = 0; i < N_NODES; i++) {
         snprintf(name, sizeof name, "out.%s", NODE_NAMES[i]);
         lm_node *nd = lm_node_at(a.g, a.node[i]);
-        check_ref(name, lm_data(a.g, a.node[i]), nd->n, need(&rf, name), &worst);
+        check_ref(name, lm_data(a.g, a.node[i]), nd->n, ref_need(&rf, name), &worst);
     }
     free_chain(&a);
 
@@ -637,21 +530,21 @@ static void test_torch_chain(void **state) {
         assert_true(lm_graph_arena_bytes(b.g) < lm_graph_unplanned_bytes(b.g));
         for (int run = 0; run < 2; run++) {
             for (int i = 0; i < N_LEAVES; i++)
-                memset(b.grad[i], 0, (size_t)need(&rf, LEAF_NAMES[i])->n * sizeof(float));
+                memset(b.grad[i], 0, (size_t)ref_need(&rf, LEAF_NAMES[i])->n * sizeof(float));
             lm_graph_forward(b.g);
             float loss = lm_value(b.g, b.loss);
-            check_ref("loss", &loss, 1, need(&rf, "loss"), &worst);
+            check_ref("loss", &loss, 1, ref_need(&rf, "loss"), &worst);
             lm_graph_backward(b.g);
             for (int i = 0; i < N_LEAVES; i++) {
                 snprintf(name, sizeof name, "grad.%s", LEAF_NAMES[i]);
-                const ref_tensor *t = need(&rf, name);
+                const ref_tensor *t = ref_need(&rf, name);
                 check_ref(name, b.grad[i], t->n, t, &worst);
             }
         }
         free_chain(&b);
     }
     printf("  case_image.bin: %d outputs, loss, %d gradients; worst relative difference %.2e (limit %.0e)\n",
-           N_NODES, N_LEAVES, worst, TOL);
+           N_NODES, N_LEAVES, worst, REF_TOL);
     ref_free(&rf);
 }
 

@@ -29,7 +29,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,58 +43,18 @@
 #include "data/prompt_match.h"
 #include "formats/grid.h"
 #include "formats/png.h"
+#include "tmpdir.h"
 #include "util/io.h"
 
 #ifndef FASHION_DIR /* another folder can be given when compiling, e.g. to try the skip */
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 #endif
 
-/* ---- fixture: a temporary folder, removed with everything in it ---- */
-
-typedef struct fixture {
-    char dir[64];
-} fixture;
-
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/loom_images_XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-/* Removes path and, for a folder, everything in it (links are removed, not followed). */
-static void rm_tree(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char *p = lm_path_join(path, e->d_name);
-            if (p) rm_tree(p);
-            free(p);
-        }
-        if (d) closedir(d);
-    }
-    remove(path);
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    rm_tree(f->dir);
-    free(f);
-    return 0;
-}
+/* ---- fixture: a temporary folder (tmpdir.h) ---- */
 
 /* A path under the fixture's folder (caller frees); folders on the way are created. */
 static char *tpath(void **state, const char *rel) {
-    fixture *f = *state;
+    tmpdir *f = *state;
     char *p = lm_path_join(f->dir, rel);
     assert_non_null(p);
     char *slash = strrchr(p, '/');
@@ -128,7 +87,7 @@ static void write_png_solid(void **state, const char *rel, int w, int h, int ch,
 }
 
 static void mkdir_rel(void **state, const char *rel) {
-    fixture *f = *state;
+    tmpdir *f = *state;
     char *p = lm_path_join(f->dir, rel);
     lm_error err = {0};
     assert_int_equal(lm_mkdirs(p, &err), LOOM_OK);
@@ -151,7 +110,7 @@ static void collect(void *ud, const char *msg) {
 }
 
 static char *dirpath(void **state, const char *rel) {
-    fixture *f = *state;
+    tmpdir *f = *state;
     char *p = lm_path_join(f->dir, rel);
     assert_non_null(p);
     return p;
@@ -971,19 +930,19 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fashion_train),
         cmocka_unit_test(test_fashion_test_split),
-        cmocka_unit_test_setup_teardown(test_fashion_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idx_plain_and_gz, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idx_bad_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fashion_truncated, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_idx_plain_and_gz, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_idx_bad_files, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_resize),
-        cmocka_unit_test_setup_teardown(test_folder_mixed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folder_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folder_sample_split, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folder_split_dirs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folder_alpha, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jpeg, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_folder_mixed, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_folder_errors, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_folder_sample_split, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_folder_split_dirs, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_folder_alpha, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_jpeg, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_mutations, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_prompt_match),
-        cmocka_unit_test_setup_teardown(test_grid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grid, tmpdir_setup, tmpdir_teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (failed == 0 && !have_fashion()) {

@@ -13,98 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd.h"
 #include "tensor/graph.h"
 #include "util/rng.h"
 
-#define MAXP 8
-
-typedef struct gcase {
-    lm_graph *g;
-    lm_t root;
-    int np;
-    float *p[MAXP], *gp[MAXP];
-    int64_t pn[MAXP];
-    const char *pname[MAXP];
-    lm_rng rng;
-} gcase;
-
-static lm_t add_param(gcase *c, const char *name, int ndim, const int64_t *shape, float scale, float offset) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    int k = c->np++;
-    c->p[k] = malloc((size_t)n * sizeof(float));
-    c->gp[k] = calloc((size_t)n, sizeof(float));
-    c->pn[k] = n;
-    c->pname[k] = name;
-    for (int64_t i = 0; i < n; i++) c->p[k][i] = offset + scale * (float)lm_rng_normal(&c->rng);
-    return lm_param(c->g, name, ndim, shape, c->p[k], c->gp[k]);
-}
-
-static void init_case(gcase *c, uint64_t seed) {
-    memset(c, 0, sizeof *c);
-    c->g = lm_graph_create();
-    lm_rng_seed(&c->rng, seed);
-}
-
-static void free_case(gcase *c) {
-    for (int k = 0; k < c->np; k++) {
-        free(c->p[k]);
-        free(c->gp[k]);
-    }
-    lm_graph_free(c->g);
-}
-
-static double objective(gcase *c, const float *R) {
-    lm_graph_forward(c->g);
-    lm_node *r = lm_node_at(c->g, c->root);
-    if (r->op == LM_OP_XENT) return r->value;
-    const float *o = r->data;
-    double s = 0;
-    for (int64_t i = 0; i < r->n; i++) s += (double)o[i] * R[i];
-    return s;
-}
-
-/* Plans, runs forward+backward, then compares up to `probe` elements of each parameter. */
-static void check_case(gcase *c, const char *what, int probe) {
-    lm_error err = {0};
-    int rc = lm_graph_plan(c->g, c->root, 1, &err);
-    if (rc) fprintf(stderr, "%s: %s\n", what, err.msg);
-    assert_int_equal(rc, 0);
-    lm_node *r = lm_node_at(c->g, c->root);
-    float *R = malloc((size_t)r->n * sizeof(float));
-    for (int64_t i = 0; i < r->n; i++) R[i] = (float)lm_rng_normal(&c->rng);
-    objective(c, R);
-    if (r->op != LM_OP_XENT) memcpy(r->grad, R, (size_t)r->n * sizeof(float));
-    lm_graph_backward(c->g);
-    double worst = 0;
-    for (int k = 0; k < c->np; k++) {
-        int64_t step = c->pn[k] > probe ? c->pn[k] / probe : 1;
-        for (int64_t i = 0; i < c->pn[k]; i += step) {
-            float keep = c->p[k][i];
-            const float h = 1e-2f;
-            c->p[k][i] = keep + h;
-            double lp = objective(c, R);
-            c->p[k][i] = keep - h;
-            double lm = objective(c, R);
-            c->p[k][i] = keep;
-            double num = (lp - lm) / (2.0 * h), ana = c->gp[k][i];
-            double rel = fabs(num - ana) / fmax(fmax(fabs(num), fabs(ana)), 5e-2);
-            if (rel > worst) worst = rel;
-            if (rel > 2e-2)
-                fprintf(stderr, "%s: d/d%s[%lld]: analytic %.6g numeric %.6g\n", what, c->pname[k], (long long)i,
-                        ana, num);
-            assert_true(rel <= 2e-2);
-        }
-    }
-    printf("  %-14s worst relative error %.2e\n", what, worst);
-    free(R);
-}
-
 static void test_embed(void **state) {
-    gcase c;
-    init_case(&c, 1);
+    fd_case c;
+    fd_init(&c, 1);
     int64_t tshape[2] = {7, 5}, ishape[2] = {2, 3};
-    lm_t table = add_param(&c, "table", 2, tshape, 1.0f, 0.0f);
+    lm_t table = fd_param(&c, "table", 2, tshape, 1.0f, 0.0f);
     lm_t ids = lm_input(c.g, "ids", LM_I32, 2, ishape);
     c.root = lm_embed(c.g, table, ids);
     /* ids repeat (row 3 twice) so that the scatter-add is exercised */
@@ -126,52 +43,52 @@ static void test_embed(void **state) {
                 if (v[n] == row) want += R[n * 5 + k];
             assert_float_equal(c.gp[0][row * 5 + k], want, 1e-6);
         }
-    free_case(&c);
+    fd_free(&c);
 }
 
 static void test_matmul(void **state) {
-    gcase c;
-    init_case(&c, 2);
+    fd_case c;
+    fd_init(&c, 2);
     int64_t xs[3] = {2, 3, 6}, ws[2] = {4, 6};
-    lm_t x = add_param(&c, "x", 3, xs, 1.0f, 0.0f);
-    lm_t w = add_param(&c, "w", 2, ws, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 3, xs, 1.0f, 0.0f);
+    lm_t w = fd_param(&c, "w", 2, ws, 1.0f, 0.0f);
     c.root = lm_matmul(c.g, x, w);
-    check_case(&c, "matmul", 50);
-    free_case(&c);
+    fd_check(&c, "matmul", 50);
+    fd_free(&c);
 }
 
 static void test_rmsnorm(void **state) {
-    gcase c;
-    init_case(&c, 3);
+    fd_case c;
+    fd_init(&c, 3);
     int64_t xs[2] = {5, 8}, ws[1] = {8};
-    lm_t x = add_param(&c, "x", 2, xs, 1.0f, 0.0f);
-    lm_t w = add_param(&c, "w", 1, ws, 0.3f, 1.0f);
+    lm_t x = fd_param(&c, "x", 2, xs, 1.0f, 0.0f);
+    lm_t w = fd_param(&c, "w", 1, ws, 0.3f, 1.0f);
     c.root = lm_rmsnorm(c.g, x, w, 1e-5f);
-    check_case(&c, "rmsnorm", 50);
-    free_case(&c);
+    fd_check(&c, "rmsnorm", 50);
+    fd_free(&c);
 }
 
 static void test_layernorm(void **state) {
-    gcase c;
-    init_case(&c, 4);
+    fd_case c;
+    fd_init(&c, 4);
     int64_t xs[2] = {5, 8}, ws[1] = {8};
-    lm_t x = add_param(&c, "x", 2, xs, 1.0f, 0.5f);
-    lm_t w = add_param(&c, "w", 1, ws, 0.3f, 1.0f);
-    lm_t b = add_param(&c, "b", 1, ws, 0.3f, 0.0f);
+    lm_t x = fd_param(&c, "x", 2, xs, 1.0f, 0.5f);
+    lm_t w = fd_param(&c, "w", 1, ws, 0.3f, 1.0f);
+    lm_t b = fd_param(&c, "b", 1, ws, 0.3f, 0.0f);
     c.root = lm_layernorm(c.g, x, w, b, 1e-5f);
-    check_case(&c, "layernorm", 50);
-    free_case(&c);
+    fd_check(&c, "layernorm", 50);
+    fd_free(&c);
 }
 
 static void test_rope(void **state) {
-    gcase c;
-    init_case(&c, 5);
+    fd_case c;
+    fd_init(&c, 5);
     int64_t xs[3] = {2, 5, 3 * 4}; /* 3 heads of 4, the first 2 rotated, the third copied */
-    lm_t x = add_param(&c, "x", 3, xs, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 3, xs, 1.0f, 0.0f);
     c.root = lm_rope(c.g, x, 2, 3, 4, 10000.0f);
     lm_graph_set_pos(c.g, 3);
-    check_case(&c, "rope", 120);
-    free_case(&c);
+    fd_check(&c, "rope", 120);
+    fd_free(&c);
 }
 
 static void test_rope_values(void **state) {
@@ -198,14 +115,14 @@ static void test_rope_values(void **state) {
 }
 
 static void test_attention(void **state) {
-    gcase c;
-    init_case(&c, 6);
+    fd_case c;
+    fd_init(&c, 6);
     int H = 4, KVH = 2, hd = 4;
     int64_t xs[3] = {2, 5, (H + 2 * KVH) * hd};
-    lm_t x = add_param(&c, "qkv", 3, xs, 1.0f, 0.0f);
+    lm_t x = fd_param(&c, "qkv", 3, xs, 1.0f, 0.0f);
     c.root = lm_attention(c.g, x, H, KVH, hd);
-    check_case(&c, "attention", 160);
-    free_case(&c);
+    fd_check(&c, "attention", 160);
+    fd_free(&c);
 }
 
 static void test_attention_causal(void **state) {
@@ -238,42 +155,42 @@ static void test_attention_causal(void **state) {
 }
 
 static void test_swiglu(void **state) {
-    gcase c;
-    init_case(&c, 7);
+    fd_case c;
+    fd_init(&c, 7);
     int64_t xs[2] = {4, 10};
-    lm_t x = add_param(&c, "x", 2, xs, 1.5f, 0.0f);
+    lm_t x = fd_param(&c, "x", 2, xs, 1.5f, 0.0f);
     c.root = lm_swiglu(c.g, x);
-    check_case(&c, "swiglu", 40);
-    free_case(&c);
+    fd_check(&c, "swiglu", 40);
+    fd_free(&c);
 }
 
 static void test_gelu(void **state) {
-    gcase c;
-    init_case(&c, 8);
+    fd_case c;
+    fd_init(&c, 8);
     int64_t xs[1] = {40};
-    lm_t x = add_param(&c, "x", 1, xs, 2.0f, 0.0f);
+    lm_t x = fd_param(&c, "x", 1, xs, 2.0f, 0.0f);
     c.root = lm_gelu(c.g, x);
-    check_case(&c, "gelu", 40);
-    free_case(&c);
+    fd_check(&c, "gelu", 40);
+    fd_free(&c);
 }
 
 static void test_add(void **state) {
-    gcase c;
-    init_case(&c, 9);
+    fd_case c;
+    fd_init(&c, 9);
     int64_t xs[2] = {3, 4};
-    lm_t a = add_param(&c, "a", 2, xs, 1.0f, 0.0f);
-    lm_t b = add_param(&c, "b", 2, xs, 1.0f, 0.0f);
+    lm_t a = fd_param(&c, "a", 2, xs, 1.0f, 0.0f);
+    lm_t b = fd_param(&c, "b", 2, xs, 1.0f, 0.0f);
     /* a is used twice: its gradient must be the sum of both paths */
     c.root = lm_add(c.g, lm_add(c.g, a, b), a);
-    check_case(&c, "add", 12);
-    free_case(&c);
+    fd_check(&c, "add", 12);
+    fd_free(&c);
 }
 
 static void test_xent(void **state) {
-    gcase c;
-    init_case(&c, 10);
+    fd_case c;
+    fd_init(&c, 10);
     int64_t zs[2] = {6, 5}, ts[1] = {6};
-    lm_t z = add_param(&c, "logits", 2, zs, 2.0f, 0.0f);
+    lm_t z = fd_param(&c, "logits", 2, zs, 2.0f, 0.0f);
     lm_t t = lm_input(c.g, "targets", LM_I32, 1, ts);
     c.root = lm_cross_entropy(c.g, z, t);
     lm_error err;
@@ -305,7 +222,7 @@ static void test_xent(void **state) {
         c.p[0][i] = keep;
         assert_float_equal(c.gp[0][i], (lp - lmv) / 2e-2, 2e-3);
     }
-    free_case(&c);
+    fd_free(&c);
 }
 
 int main(void) {

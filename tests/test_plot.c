@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,49 +13,16 @@
 #include <unistd.h>
 
 #include "formats/png.h"
+#include "tmpdir.h"
 #include "train/plot.h"
 #include "util/io.h"
 
 #define TRAIN_RGB 0x1f77b4u
 #define VAL_RGB 0xff7f0eu
 
-typedef struct fixture {
-    char dir[64];
-} fixture;
-
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/loom_plot_XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char *p = lm_path_join(f->dir, e->d_name);
-            if (p) unlink(p);
-            free(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
 /* Test paths live in the fixture's folder; the returned string is owned by the caller. */
 static char *tpath(void **state, const char *name) {
-    fixture *f = *state;
+    tmpdir *f = *state;
     char *p = lm_path_join(f->dir, name);
     assert_non_null(p);
     return p;
@@ -312,12 +278,12 @@ static void test_canvas_basics(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_plot_two_series, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_png_roundtrip_rgb, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_png_channel_conversions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_png_read_bad_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plot_degenerate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_missing_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plot_two_series, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_png_roundtrip_rgb, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_png_channel_conversions, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_png_read_bad_files, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_plot_degenerate, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_missing_dir, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_canvas_basics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,32 +11,14 @@
 #include <string.h>
 
 #include "model/llama.h"
-#include "ref_io.h"
+#include "ref_check.h"
 #include "train/optim.h"
 
-#define TOL 1e-4
-
-static const ref_tensor *need(const ref_file *f, const char *name) {
-    const ref_tensor *t = ref_find(f, name);
-    if (!t) fprintf(stderr, "reference record '%s' missing\n", name);
-    assert_non_null(t);
-    return t;
-}
-
-static void check(const char *what, const float *got, const ref_tensor *want, double *worst) {
-    double d = ref_rel_maxdiff(got, (const float *)want->data, want->n);
-    if (d > *worst) *worst = d;
-    if (d > TOL) fprintf(stderr, "  %s: relative max difference %.3g > %.0e\n", what, d, TOL);
-    assert_true(d <= TOL);
-}
-
 static void run_case(const char *file) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/ref/%s", LOOM_SOURCE_DIR, file);
     ref_file rf;
-    assert_int_equal(ref_load(path, &rf), 0);
-    const int32_t *cfg = need(&rf, "config")->data;
-    const float *hp = need(&rf, "hparams")->data;
+    ref_load_case(file, &rf);
+    const int32_t *cfg = ref_need(&rf, "config")->data;
+    const float *hp = ref_need(&rf, "hparams")->data;
     lm_llama_config c = {.vocab = cfg[0], .dim = cfg[1], .layers = cfg[2], .heads = cfg[3], .kv_heads = cfg[4],
                          .ffn_dim = cfg[5], .context = cfg[6], .tied = cfg[8], .norm_eps = 1e-5f,
                          .rope_theta = 10000.0f};
@@ -45,13 +27,13 @@ static void run_case(const char *file) {
     lm_error err;
     assert_int_equal(lm_llama_create(&m, &c, 1, &err), 0);
     for (int i = 0; i < m.n_views; i++) {
-        const ref_tensor *w = need(&rf, m.views[i].name);
+        const ref_tensor *w = ref_need(&rf, m.views[i].name);
         assert_int_equal(w->n, (int64_t)m.views[i].n);
         memcpy(m.params + m.views[i].offset, w->data, m.views[i].n * sizeof(float));
     }
     lm_llama_graph lg;
     assert_int_equal(lm_llama_build(&lg, &m, B, T, 1, &err), 0);
-    const int32_t *tok = need(&rf, "tokens")->data;
+    const int32_t *tok = ref_need(&rf, "tokens")->data;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             lm_idata(lg.g, lg.tokens)[b * T + t] = tok[b * (T + 1) + t];
@@ -66,26 +48,26 @@ static void run_case(const char *file) {
         float loss = lm_value(lg.g, lg.loss);
         char name[96];
         snprintf(name, sizeof name, "loss.step%d", step);
-        check(name, &loss, need(&rf, name), &worst);
+        ref_check(name, &loss, ref_need(&rf, name), &worst);
         if (step == 1) {
-            check("loss", &loss, need(&rf, "loss"), &worst);
+            ref_check("loss", &loss, ref_need(&rf, "loss"), &worst);
             /* logits are read before backward: their buffer is free for reuse after it */
-            check("logits", lm_data(lg.g, lg.logits), need(&rf, "logits"), &worst);
+            ref_check("logits", lm_data(lg.g, lg.logits), ref_need(&rf, "logits"), &worst);
         }
         lm_graph_backward(lg.g);
         if (step == 1)
             for (int i = 0; i < m.n_views; i++) {
                 snprintf(name, sizeof name, "grad.%s", m.views[i].name);
-                check(name, m.grads + m.views[i].offset, need(&rf, name), &worst);
+                ref_check(name, m.grads + m.views[i].offset, ref_need(&rf, name), &worst);
             }
         lm_adamw_step(&opt, &m, hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]);
     }
     for (int i = 0; i < m.n_views; i++) {
         char name[96];
         snprintf(name, sizeof name, "step3.%s", m.views[i].name);
-        check(name, m.params + m.views[i].offset, need(&rf, name), &worst);
+        ref_check(name, m.params + m.views[i].offset, ref_need(&rf, name), &worst);
     }
-    printf("  %s: %d tensors, worst relative difference %.2e (limit %.0e)\n", file, m.n_views * 2 + 5, worst, TOL);
+    printf("  %s: %d tensors, worst relative difference %.2e (limit %.0e)\n", file, m.n_views * 2 + 5, worst, REF_TOL);
     lm_adamw_free(&opt);
     lm_llama_graph_free(&lg);
     lm_llama_free(&m);

@@ -19,24 +19,8 @@
 #include "generate/imagine.h"
 #include "model/diffusion.h"
 #include "model/unet.h"
-#include "ref_io.h"
+#include "ref_check.h"
 #include "util/rng.h"
-
-#define TOL 1e-4
-
-static const ref_tensor *need(const ref_file *f, const char *name) {
-    const ref_tensor *t = ref_find(f, name);
-    if (!t) fprintf(stderr, "reference record '%s' missing\n", name);
-    assert_non_null(t);
-    return t;
-}
-
-static void check(const char *what, const float *got, const ref_tensor *want, double *worst) {
-    double d = ref_rel_maxdiff(got, (const float *)want->data, want->n);
-    if (d > *worst) *worst = d;
-    if (d > TOL) fprintf(stderr, "  %s: relative max difference %.3g > %.0e\n", what, d, TOL);
-    assert_true(d <= TOL);
-}
 
 static double max_abs_diff(const float *a, const float *b, int64_t n) {
     double m = 0;
@@ -133,22 +117,20 @@ static void test_config_errors(void **state) {
 }
 
 static void fill_inputs(lm_unet_graph *ug, const ref_file *rf, int with_target) {
-    const ref_tensor *x = need(rf, "x"), *te = need(rf, "temb"), *lb = need(rf, "labels");
+    const ref_tensor *x = ref_need(rf, "x"), *te = ref_need(rf, "temb"), *lb = ref_need(rf, "labels");
     memcpy(lm_data(ug->g, ug->x), x->data, (size_t)x->n * sizeof(float));
     memcpy(lm_data(ug->g, ug->temb), te->data, (size_t)te->n * sizeof(float));
     memcpy(lm_idata(ug->g, ug->labels), lb->data, (size_t)lb->n * sizeof(int32_t));
     if (with_target) {
-        const ref_tensor *y = need(rf, "target");
+        const ref_tensor *y = ref_need(rf, "target");
         memcpy(lm_data(ug->g, ug->target), y->data, (size_t)y->n * sizeof(float));
     }
 }
 
 static void test_torch_reference(void **state) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/ref/unet_tiny.bin", LOOM_SOURCE_DIR);
     ref_file rf;
-    assert_int_equal(ref_load(path, &rf), 0);
-    const int32_t *cfg = need(&rf, "config")->data;
+    ref_load_case("unet_tiny.bin", &rf);
+    const int32_t *cfg = ref_need(&rf, "config")->data;
     lm_unet_config c;
     memset(&c, 0, sizeof c);
     c.channels = cfg[0], c.size = cfg[1], c.levels = cfg[2];
@@ -160,19 +142,19 @@ static void test_torch_reference(void **state) {
     assert_int_equal(lm_unet_create(&m, &c, 1, &err), LOOM_OK);
     for (int i = 0; i < m.n_views; i++) {
         const lm_param_view *v = &m.views[i];
-        const ref_tensor *w = need(&rf, v->name);
+        const ref_tensor *w = ref_need(&rf, v->name);
         assert_int_equal(w->ndim, v->ndim);
         for (int d = 0; d < v->ndim; d++) assert_int_equal(w->dims[d], v->shape[d]);
         memcpy(m.params + v->offset, w->data, v->n * sizeof(float));
     }
     double worst = 0;
     /* the time embedding the reference fed in is lm_unet_time_embed's */
-    const int32_t *t = need(&rf, "t")->data;
-    const ref_tensor *te = need(&rf, "temb");
+    const int32_t *t = ref_need(&rf, "t")->data;
+    const ref_tensor *te = ref_need(&rf, "temb");
     float *emb = malloc((size_t)te->n * sizeof(float));
     assert_non_null(emb);
     for (int b = 0; b < B; b++) lm_unet_time_embed(emb + b * c.widths[0], (double)t[b], c.widths[0]);
-    check("temb", emb, te, &worst);
+    ref_check("temb", emb, te, &worst);
     free(emb);
 
     lm_unet_graph ug;
@@ -183,13 +165,13 @@ static void test_torch_reference(void **state) {
         memset(m.grads, 0, m.n_params * sizeof(float));
         lm_graph_forward(ug.g);
         float loss = lm_value(ug.g, ug.loss);
-        check("loss", &loss, need(&rf, "loss"), &worst);
-        check("eps", lm_data(ug.g, ug.eps), need(&rf, "eps"), &worst);
+        ref_check("loss", &loss, ref_need(&rf, "loss"), &worst);
+        ref_check("eps", lm_data(ug.g, ug.eps), ref_need(&rf, "eps"), &worst);
         lm_graph_backward(ug.g);
         for (int i = 0; i < m.n_views; i++) {
             char name[96];
             snprintf(name, sizeof name, "grad.%s", m.views[i].name);
-            check(name, m.grads + m.views[i].offset, need(&rf, name), &worst);
+            ref_check(name, m.grads + m.views[i].offset, ref_need(&rf, name), &worst);
         }
     }
     lm_unet_graph_free(&ug);
@@ -198,11 +180,11 @@ static void test_torch_reference(void **state) {
     assert_int_equal(lm_unet_build(&ug, &m, B, 0, &err), LOOM_OK);
     fill_inputs(&ug, &rf, 0);
     lm_graph_forward(ug.g);
-    check("eps (inference graph)", lm_data(ug.g, ug.eps), need(&rf, "eps"), &worst);
+    ref_check("eps (inference graph)", lm_data(ug.g, ug.eps), ref_need(&rf, "eps"), &worst);
     lm_unet_graph_free(&ug);
     printf("  unet_tiny.bin: %zu parameters, eps, loss and %d gradients, worst relative difference %.2e (limit "
            "%.0e)\n",
-           m.n_params, m.n_views, worst, TOL);
+           m.n_params, m.n_views, worst, REF_TOL);
     lm_unet_free(&m);
     ref_free(&rf);
 }

@@ -7,36 +7,17 @@
 set -u
 NAME=train_image
 . "$(dirname "$0")/lib.sh" "$@"
-PY=$(command -v python3 || true)
-if [ -z "$PY" ]; then
-  echo "SKIP: python3 (which writes the test's PNG images) is not installed"
-  exit 77
-fi
+need_python
 # 8x8 images, two levels, a 32-wide last level (the attention head size), 50 timesteps
 TINY=(--size 8 --widths 16,32 --batch 4 --diffusion-steps 50 --threads 1 --log-every 1 --warmup 2 --progress plain)
 
 # a folder of labelled images: three labels of twelve 8x8 grey PNGs (every 10th is held out),
 # each label its own pattern with a little noise
-"$PY" - <<'EOF' || { echo "cannot write the test images"; exit 1; }
-import os, random, struct, zlib
-def png(path, w, h, rows, ctype=0):
-    raw = b"".join(b"\0" + bytes(r) for r in rows)
-    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-random.seed(5)
-pat = {"bars": lambda x, y: 255 if x % 4 < 2 else 0, "rings": lambda x, y: 255 if (x - 3.5) ** 2 + (y - 3.5) ** 2 < 9 else 0,
-       "corner": lambda x, y: 255 if x + y < 7 else 0}
-for name, f in pat.items():
-    os.makedirs("pics/" + name)
-    for i in range(12):
-        rows = [[max(0, min(255, f(x, y) + random.randint(-20, 20))) for x in range(8)] for y in range(8)]
-        png("pics/%s/%02d.png" % (name, i), 8, 8, rows)
-os.makedirs("other/a"); os.makedirs("other/b")
-for d in ("a", "b"):
-    for i in range(12):
-        png("other/%s/%02d.png" % (d, i), 8, 8, [[i * 10] * 8 for _ in range(8)])
+pics_py <<'EOF' || { echo "cannot write the test images"; exit 1; }
+import os
+from pics import BARS, CORNER, RINGS, flat_folder, pattern_folder
+pattern_folder("pics", {"bars": BARS, "rings": RINGS, "corner": CORNER})
+flat_folder("other", ("a", "b"))
 os.makedirs("junk/label")
 for i in range(3):
     open("junk/label/notes%d.txt" % i, "w").write("not an image\n")

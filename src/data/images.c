@@ -574,6 +574,22 @@ static int jpeg_run(struct jpeg_decompress_struct *ci, jpeg_err *je, jpeg_job *j
     return 0;
 }
 
+/* jpeg_run with an error manager that returns to it instead of exiting, the decompressor
+ * destroyed afterwards; msg gets libjpeg's message when it fails. */
+static int jpeg_job_run(jpeg_job *job, char msg[JMSG_LENGTH_MAX]) {
+    struct jpeg_decompress_struct ci;
+    jpeg_err je;
+    memset(&ci, 0, sizeof ci);
+    ci.err = jpeg_std_error(&je.pub);
+    je.pub.error_exit = on_jpeg_error;
+    je.pub.emit_message = on_jpeg_message;
+    je.msg[0] = 0;
+    int bad = jpeg_run(&ci, &je, job);
+    jpeg_destroy_decompress(&ci);
+    snprintf(msg, JMSG_LENGTH_MAX, "%s", je.msg);
+    return bad;
+}
+
 /* Fills e's kind, size and channels from the file's head; 0 on success, else why[] says why
  * the file is passed over. */
 static int probe_file(entry *e, char *why, size_t whylen) {
@@ -618,18 +634,11 @@ static int probe_file(entry *e, char *why, size_t whylen) {
     } else if (n >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff) {
         e->kind = KIND_JPEG;
         rewind(f);
-        struct jpeg_decompress_struct ci;
-        jpeg_err je;
-        memset(&ci, 0, sizeof ci);
-        ci.err = jpeg_std_error(&je.pub);
-        je.pub.error_exit = on_jpeg_error;
-        je.pub.emit_message = on_jpeg_message;
-        je.msg[0] = 0;
         jpeg_job job = {.f = f};
-        int bad = jpeg_run(&ci, &je, &job);
-        jpeg_destroy_decompress(&ci);
+        char jmsg[JMSG_LENGTH_MAX];
+        int bad = jpeg_job_run(&job, jmsg);
         if (bad) {
-            snprintf(why, whylen, "cannot read JPEG '%s': %s (the file is corrupt or truncated)", e->path, je.msg);
+            snprintf(why, whylen, "cannot read JPEG '%s': %s (the file is corrupt or truncated)", e->path, jmsg);
         } else if (job.cmyk || (job.c != 1 && job.c != 3)) {
             snprintf(why, whylen, "'%s' is a %s JPEG; loom reads grey and RGB ones (save it as RGB)", e->path,
                      job.cmyk ? "CMYK" : "multi-channel");
@@ -674,16 +683,9 @@ static loom_status decode_entry(const entry *e, uint8_t *dst, int C, int H, int 
         size_t len;
         s = lm_read_file(e->path, JPEG_MAX_FILE, &buf, &len, err);
         if (s) return s;
-        struct jpeg_decompress_struct ci;
-        jpeg_err je;
-        memset(&ci, 0, sizeof ci);
-        ci.err = jpeg_std_error(&je.pub);
-        je.pub.error_exit = on_jpeg_error;
-        je.pub.emit_message = on_jpeg_message;
-        je.msg[0] = 0;
         jpeg_job job = {.buf = buf, .len = len, .want_w = W, .want_h = H};
-        int bad = jpeg_run(&ci, &je, &job);
-        jpeg_destroy_decompress(&ci);
+        char jmsg[JMSG_LENGTH_MAX];
+        int bad = jpeg_job_run(&job, jmsg);
         free(buf);
         px = job.px;
         w = job.w;
@@ -694,7 +696,7 @@ static loom_status decode_entry(const entry *e, uint8_t *dst, int C, int H, int 
                                         e->path, w, h, c);
         else if (bad)
             s = lm_fail(err, LOOM_ERR_FORMAT, "cannot read JPEG '%s': %s (the file is corrupt or truncated)", e->path,
-                        je.msg);
+                        jmsg);
     }
     if (!s) s = place_image(px, w, h, c, dst, C, H, W, err);
     free(px);

@@ -4,24 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/gguf.h"
+#include "formats/params_gguf.h"
 
 #define ARCH "loom-classifier"
-
-/* A view's shape in GGUF order (innermost first). */
-static void gguf_ne(const lm_param_view *v, int64_t *ne) {
-    for (int i = 0; i < v->ndim; i++) ne[i] = v->shape[v->ndim - 1 - i];
-    for (int i = v->ndim; i < 4; i++) ne[i] = 1;
-}
 
 loom_status lm_classifier_save_gguf(const char *path, const lm_classifier *m, char *const *label_names,
                                     const lm_classifier_info *info, lm_error *err) {
     const lm_classifier_config *c = &m->cfg;
     lm_gguf_writer *w = lm_gguf_writer_create();
-    lm_gguf_set_str(w, "general.architecture", ARCH);
-    lm_gguf_set_str(w, "general.name", ARCH);
-    lm_gguf_set_u32(w, "general.file_type", 0); /* all F32 */
-    lm_gguf_set_u32(w, "general.alignment", 32);
+    lm_gguf_set_general(w, ARCH);
     lm_gguf_set_u32(w, ARCH ".channels", (uint32_t)c->channels);
     lm_gguf_set_u32(w, ARCH ".image_size", (uint32_t)c->size);
     int32_t widths[3] = {c->widths[0], c->widths[1], c->widths[2]};
@@ -29,34 +20,18 @@ loom_status lm_classifier_save_gguf(const char *path, const lm_classifier *m, ch
     lm_gguf_set_u32(w, ARCH ".hidden", (uint32_t)c->hidden);
     lm_gguf_set_u32(w, ARCH ".groups", (uint32_t)c->groups);
     lm_gguf_set_u32(w, ARCH ".label_count", (uint32_t)c->n_labels);
-    lm_gguf_set_arr_str(w, ARCH ".labels", (const char *const *)label_names, (size_t)c->n_labels);
+    lm_gguf_set_labels(w, ARCH ".labels", label_names, c->n_labels); /* names given: allocates nothing */
     if (info && info->data) lm_gguf_set_str(w, ARCH ".data", info->data);
     if (info && info->epochs > 0) lm_gguf_set_u32(w, ARCH ".epochs", (uint32_t)info->epochs);
     if (info && info->test_accuracy >= 0) lm_gguf_set_f64(w, ARCH ".test_accuracy", info->test_accuracy);
     if (info && info->train_seconds >= 0) lm_gguf_set_f64(w, ARCH ".train_seconds", info->train_seconds);
-    for (int i = 0; i < m->n_views; i++) {
-        const lm_param_view *v = &m->views[i];
-        int64_t ne[4];
-        gguf_ne(v, ne);
-        lm_gguf_add_tensor(w, v->name, v->ndim, ne, LM_GGUF_F32, m->params + v->offset);
-    }
+    lm_gguf_add_views(w, m->views, m->n_views, m->params);
     loom_status s = lm_gguf_write(w, path, err); /* reports an allocation failure of the writer too */
     lm_gguf_writer_free(w);
     return s;
 }
 
-void lm_classifier_labels_free(char **names) {
-    if (!names) return;
-    for (char **p = names; *p; p++) free(*p);
-    free(names);
-}
-
-static int get_int(const lm_gguf *g, const char *key, int *out) {
-    uint32_t v;
-    if (lm_gguf_get_u32(g, key, &v) || v > (1u << 30)) return -1;
-    *out = (int)v;
-    return 0;
-}
+void lm_classifier_labels_free(char **names) { lm_gguf_labels_free(names); }
 
 /* A float value (lm_gguf_get_f32 reads float64 too), or -1 when absent. */
 static double get_real(const lm_gguf *g, const char *key) {
@@ -82,9 +57,9 @@ loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***
     }
     lm_classifier_config c;
     memset(&c, 0, sizeof c);
-    if (get_int(g, ARCH ".channels", &c.channels) || get_int(g, ARCH ".image_size", &c.size) ||
-        get_int(g, ARCH ".hidden", &c.hidden) || get_int(g, ARCH ".groups", &c.groups) ||
-        get_int(g, ARCH ".label_count", &c.n_labels) || lm_gguf_arr_len(g, ARCH ".widths") != 3 ||
+    if (lm_gguf_get_int(g, ARCH ".channels", &c.channels) || lm_gguf_get_int(g, ARCH ".image_size", &c.size) ||
+        lm_gguf_get_int(g, ARCH ".hidden", &c.hidden) || lm_gguf_get_int(g, ARCH ".groups", &c.groups) ||
+        lm_gguf_get_int(g, ARCH ".label_count", &c.n_labels) || lm_gguf_arr_len(g, ARCH ".widths") != 3 ||
         lm_gguf_arr_type(g, ARCH ".widths") != LM_GGUF_TYPE_INT32 ||
         lm_gguf_arr_len(g, ARCH ".labels") != c.n_labels ||
         lm_gguf_arr_type(g, ARCH ".labels") != LM_GGUF_TYPE_STRING) {
@@ -102,27 +77,20 @@ loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***
                     inner.msg);
         goto done;
     }
-    for (int i = 0; i < m->n_views; i++) {
-        const lm_param_view *v = &m->views[i];
-        const lm_gguf_tensor *t = lm_gguf_find_tensor(g, v->name);
-        int64_t ne[4];
-        gguf_ne(v, ne);
-        if (!t || t->type != LM_GGUF_F32 || memcmp(t->ne, ne, sizeof ne)) {
-            s = lm_fail(err, LOOM_ERR_FORMAT,
-                        "'%s': tensor '%s' is %s (retrain the classifier with --retrain-classifier)", path, v->name,
-                        !t ? "missing" : t->type != LM_GGUF_F32 ? "not F32" : "of the wrong shape for its settings");
-            goto done;
-        }
-        memcpy(m->params + v->offset, t->data, v->n * sizeof(float));
+    const lm_gguf_tensor *t;
+    int64_t ne[4];
+    int bad;
+    lm_view_read why = lm_gguf_read_views(g, m->views, m->n_views, m->params, &bad, &t, ne);
+    if (why != LM_VIEW_OK) {
+        s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': tensor '%s' is %s (retrain the classifier with --retrain-classifier)",
+                    path, m->views[bad].name,
+                    why == LM_VIEW_MISSING   ? "missing"
+                    : why == LM_VIEW_NOT_F32 ? "not F32"
+                                             : "of the wrong shape for its settings");
+        goto done;
     }
-    char **names = calloc((size_t)c.n_labels + 1, sizeof(char *));
-    for (int i = 0; names && i < c.n_labels; i++) {
-        const char *nm = lm_gguf_arr_str(g, ARCH ".labels", i, NULL);
-        if (!(names[i] = strdup(nm ? nm : ""))) {
-            lm_classifier_labels_free(names);
-            names = NULL;
-        }
-    }
+    /* the names were checked above: every one is the file's */
+    char **names = lm_gguf_read_labels(g, ARCH ".labels", c.n_labels);
     if (!names) {
         s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
         goto done;

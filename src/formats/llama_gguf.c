@@ -7,6 +7,7 @@
 #include "data/bpe.h"
 #include "data/bpe_import.h"
 #include "formats/gguf.h"
+#include "formats/params_gguf.h"
 
 /* "left right" merge strings in the vocabulary's GGUF spelling. */
 static void lm_gguf_merges_fill(const struct lm_bpe *b, int32_t *l, int32_t *r, int nm, const char *const *text, char **ms) {
@@ -130,11 +131,7 @@ loom_status lm_llama_save_gguf(const char *path, const lm_llama *m, const lm_tok
     lm_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 0);
     lm_gguf_set_bool(w, "tokenizer.ggml.add_eos_token", 0);
 
-    for (int i = 0; i < m->n_views; i++) {
-        const lm_param_view *v = &m->views[i];
-        int64_t ne[2] = {v->ndim == 2 ? v->shape[1] : v->shape[0], v->shape[0]}; /* GGUF: innermost first */
-        lm_gguf_add_tensor(w, v->name, v->ndim, ne, LM_GGUF_F32, m->params + v->offset);
-    }
+    lm_gguf_add_views(w, m->views, m->n_views, m->params);
     s = lm_gguf_write(w, path, err);
 done:
     for (int i = 0; i < tok->n_vocab; i++) free(text[i]);

@@ -4,38 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/gguf.h"
+#include "formats/params_gguf.h"
 
 #define ARCH "loom-unet"
-
-/* A view's shape in GGUF order (innermost first). */
-static void gguf_ne(const lm_param_view *v, int64_t *ne) {
-    for (int i = 0; i < v->ndim; i++) ne[i] = v->shape[v->ndim - 1 - i];
-    for (int i = v->ndim; i < 4; i++) ne[i] = 1;
-}
 
 loom_status lm_unet_save_gguf(const char *path, const lm_unet *m, const float *weights, const lm_diffusion *d,
                               char *const *label_names, lm_error *err) {
     const lm_unet_config *c = &m->cfg;
     int nl = c->n_labels;
     lm_gguf_writer *w = lm_gguf_writer_create();
-    const char **names = calloc((size_t)(nl ? nl : 1), sizeof(char *));
-    char (*num)[16] = label_names ? NULL : calloc((size_t)(nl ? nl : 1), sizeof *num);
-    if (!w || !names || (!label_names && !num)) {
-        lm_gguf_writer_free(w);
-        free(names);
-        free(num);
-        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < nl; i++) {
-        if (!label_names) snprintf(num[i], sizeof num[i], "%d", i);
-        names[i] = label_names ? label_names[i] : num[i];
-    }
+    if (!w) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
     if (!weights) weights = m->params;
-    lm_gguf_set_str(w, "general.architecture", ARCH);
-    lm_gguf_set_str(w, "general.name", ARCH);
-    lm_gguf_set_u32(w, "general.file_type", 0); /* all F32 */
-    lm_gguf_set_u32(w, "general.alignment", 32);
+    lm_gguf_set_general(w, ARCH);
     lm_gguf_set_u32(w, ARCH ".channels", (uint32_t)c->channels);
     lm_gguf_set_u32(w, ARCH ".image_size", (uint32_t)c->size);
     lm_gguf_set_u32(w, ARCH ".levels", (uint32_t)c->levels);
@@ -47,50 +27,17 @@ loom_status lm_unet_save_gguf(const char *path, const lm_unet *m, const float *w
     lm_gguf_set_u32(w, ARCH ".head_dim", (uint32_t)c->head_dim);
     lm_gguf_set_str(w, ARCH ".schedule", lm_schedule_name(d->schedule));
     lm_gguf_set_u32(w, ARCH ".diffusion_steps", (uint32_t)d->steps);
-    lm_gguf_set_arr_str(w, ARCH ".labels", names, (size_t)nl);
-    for (int i = 0; i < m->n_views; i++) {
-        const lm_param_view *v = &m->views[i];
-        int64_t ne[4];
-        gguf_ne(v, ne);
-        lm_gguf_add_tensor(w, v->name, v->ndim, ne, LM_GGUF_F32, weights + v->offset);
+    if (lm_gguf_set_labels(w, ARCH ".labels", label_names, nl)) {
+        lm_gguf_writer_free(w);
+        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
     }
+    lm_gguf_add_views(w, m->views, m->n_views, weights);
     loom_status s = lm_gguf_write(w, path, err);
     lm_gguf_writer_free(w);
-    free(names);
-    free(num);
     return s;
 }
 
-void lm_unet_labels_free(char **names) {
-    if (!names) return;
-    for (char **p = names; *p; p++) free(*p);
-    free(names);
-}
-
-static int get_u32(const lm_gguf *g, const char *key, int *out) {
-    uint32_t v;
-    if (lm_gguf_get_u32(g, key, &v) || v > (1u << 30)) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/* The labels: the file's names, or "0", "1", ... when it has none; NULL-terminated. */
-static char **read_labels(const lm_gguf *g, int n) {
-    char **names = calloc((size_t)n + 1, sizeof(char *));
-    if (!names) return NULL;
-    int have = lm_gguf_arr_len(g, ARCH ".labels") == n && lm_gguf_arr_type(g, ARCH ".labels") == LM_GGUF_TYPE_STRING;
-    for (int i = 0; i < n; i++) {
-        const char *s = have ? lm_gguf_arr_str(g, ARCH ".labels", i, NULL) : NULL;
-        char num[16];
-        if (!s) snprintf(num, sizeof num, "%d", i), s = num;
-        names[i] = strdup(s);
-        if (!names[i]) {
-            lm_unet_labels_free(names);
-            return NULL;
-        }
-    }
-    return names;
-}
+void lm_unet_labels_free(char **names) { lm_gguf_labels_free(names); }
 
 loom_status lm_unet_load_gguf(const char *path, lm_unet *m, lm_diffusion *d, char ***label_names, lm_error *err) {
     memset(m, 0, sizeof *m);
@@ -117,10 +64,10 @@ loom_status lm_unet_load_gguf(const char *path, lm_unet *m, lm_diffusion *d, cha
     memset(&c, 0, sizeof c);
     const char *sched = lm_gguf_get_str(g, ARCH ".schedule");
     int steps = 0;
-    if (get_u32(g, ARCH ".channels", &c.channels) || get_u32(g, ARCH ".image_size", &c.size) ||
-        get_u32(g, ARCH ".levels", &c.levels) || get_u32(g, ARCH ".label_count", &c.n_labels) ||
-        get_u32(g, ARCH ".groups", &c.groups) || get_u32(g, ARCH ".head_dim", &c.head_dim) ||
-        get_u32(g, ARCH ".diffusion_steps", &steps) || !sched) {
+    if (lm_gguf_get_int(g, ARCH ".channels", &c.channels) || lm_gguf_get_int(g, ARCH ".image_size", &c.size) ||
+        lm_gguf_get_int(g, ARCH ".levels", &c.levels) || lm_gguf_get_int(g, ARCH ".label_count", &c.n_labels) ||
+        lm_gguf_get_int(g, ARCH ".groups", &c.groups) || lm_gguf_get_int(g, ARCH ".head_dim", &c.head_dim) ||
+        lm_gguf_get_int(g, ARCH ".diffusion_steps", &steps) || !sched) {
         s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' lacks loom-unet settings (loom-unet.channels, ...); rewrite it with `loom train-image`",
                     path);
         goto done;
@@ -143,31 +90,30 @@ loom_status lm_unet_load_gguf(const char *path, lm_unet *m, lm_diffusion *d, cha
         s = lm_fail(err, s == LOOM_ERR_NOMEM ? s : LOOM_ERR_FORMAT, "'%s' holds an unusable model: %s", path, inner.msg);
         goto done;
     }
-    for (int i = 0; i < m->n_views; i++) {
-        const lm_param_view *v = &m->views[i];
-        const lm_gguf_tensor *t = lm_gguf_find_tensor(g, v->name);
-        int64_t ne[4];
-        gguf_ne(v, ne);
-        if (!t) {
-            s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' has no tensor '%s' (is it a complete model?)", path, v->name);
-            goto done;
-        }
-        if (t->type != LM_GGUF_F32) {
-            s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': tensor '%s' is %s; image models are read as F32", path, v->name,
-                        lm_gguf_type_name(t->type));
-            goto done;
-        }
-        if (memcmp(t->ne, ne, sizeof ne)) {
-            s = lm_fail(err, LOOM_ERR_FORMAT,
-                        "'%s': tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld, %lld] "
-                        "from the model's settings",
-                        path, v->name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                        (long long)t->ne[3], (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3]);
-            goto done;
-        }
-        memcpy(m->params + v->offset, t->data, v->n * sizeof(float));
+    const lm_gguf_tensor *t;
+    int64_t ne[4];
+    int bad;
+    lm_view_read why = lm_gguf_read_views(g, m->views, m->n_views, m->params, &bad, &t, ne);
+    const char *name = why != LM_VIEW_OK ? m->views[bad].name : NULL;
+    if (why == LM_VIEW_MISSING) {
+        s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' has no tensor '%s' (is it a complete model?)", path, name);
+        goto done;
     }
-    if (!(*label_names = read_labels(g, c.n_labels))) s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
+    if (why == LM_VIEW_NOT_F32) {
+        s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': tensor '%s' is %s; image models are read as F32", path, name,
+                    lm_gguf_type_name(t->type));
+        goto done;
+    }
+    if (why == LM_VIEW_SHAPE) {
+        s = lm_fail(err, LOOM_ERR_FORMAT,
+                    "'%s': tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld, %lld] "
+                    "from the model's settings",
+                    path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
+                    (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3]);
+        goto done;
+    }
+    if (!(*label_names = lm_gguf_read_labels(g, ARCH ".labels", c.n_labels)))
+        s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
 done:
     if (s) {
         lm_unet_free(m);

@@ -150,11 +150,7 @@ void lm_groupnorm_backward(float *dinp, float *dw, float *db, const float *dout,
         }
     }
     if (part) {
-        for (int t = 0; t < used; t++)
-            for (int64_t c = 0; c < C; c++) {
-                if (dw) dw[c] += part[(int64_t)t * 2 * C + c];
-                if (db) db[c] += part[(int64_t)t * 2 * C + C + c];
-            }
+        lm_norm_add_partials(dw, db, part, used, C);
         free(part);
     }
 }

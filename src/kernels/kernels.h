@@ -36,6 +36,10 @@ void lm_layernorm_forward(float *out, float *stats, const float *inp, const floa
                           int64_t C, float eps);
 void lm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                            const float *stats, int64_t N, int64_t C);
+/* For the norms' backward passes: adds the per-thread partial sums part (nt, 2C), each
+ * dw (C) | db (C), into dw and db (either may be NULL) in thread order, so that the result does
+ * not depend on the scheduling. */
+void lm_norm_add_partials(float *dw, float *db, const float *part, int nt, int64_t C);
 
 /* Rotary position embedding, llama.cpp "normal" layout: adjacent pairs (x[2i], x[2i+1]) of each
  * head are rotated by angle p * theta^(-2i/hd), p = pos0 + t.

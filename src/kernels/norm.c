@@ -27,6 +27,14 @@ static void reduce_partials(float *dst, const float *part, int nt, int64_t C) {
         for (int64_t c = 0; c < C; c++) dst[c] += part[(int64_t)t * C + c];
 }
 
+void lm_norm_add_partials(float *dw, float *db, const float *part, int nt, int64_t C) {
+    for (int t = 0; t < nt; t++)
+        for (int64_t c = 0; c < C; c++) {
+            if (dw) dw[c] += part[(int64_t)t * 2 * C + c];
+            if (db) db[c] += part[(int64_t)t * 2 * C + C + c];
+        }
+}
+
 void lm_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                          const float *rstd, int64_t N, int64_t C) {
     int maxt = omp_get_max_threads();
@@ -112,11 +120,7 @@ void lm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
         }
     }
     if (part) {
-        for (int t = 0; t < used; t++)
-            for (int64_t c = 0; c < C; c++) {
-                if (dw) dw[c] += part[(int64_t)t * 2 * C + c];
-                if (db) db[c] += part[(int64_t)t * 2 * C + C + c];
-            }
+        lm_norm_add_partials(dw, db, part, used, C);
         free(part);
     }
 }

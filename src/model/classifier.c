@@ -1,8 +1,5 @@
 #include "model/classifier.h"
 
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,56 +59,29 @@ loom_status lm_classifier_check_config(const lm_classifier_config *c, lm_error *
     return LOOM_OK;
 }
 
-/* ---- parameter layout: one pass that counts (views == NULL) or fills the views ---- */
-
-typedef struct layout {
-    lm_param_view *views; /* NULL: only count */
-    int n_views;
-    size_t off;
-} layout;
-
-static void add(layout *L, int decay, int ndim, const int64_t *shape, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void add(layout *L, int decay, int ndim, const int64_t *shape, const char *fmt, ...) {
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    if (L->views) {
-        lm_param_view *v = &L->views[L->n_views];
-        memset(v, 0, sizeof *v);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(v->name, sizeof v->name, fmt, ap);
-        va_end(ap);
-        v->ndim = ndim;
-        for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
-        v->offset = L->off;
-        v->n = n;
-        v->decay = decay;
-    }
-    L->n_views++;
-    L->off += n;
-}
+/* ---- parameter layout (model/params.h runs it twice: to count, then to fill the views) ---- */
 
 /* The width of conv i's output. */
 static int conv_width(const lm_classifier_config *c, int i) { return c->widths[i < 2 ? i : 2]; }
 
-static void do_layout(layout *L, const lm_classifier_config *c) {
+static void do_layout(lm_param_layout *L, const void *cfg) {
+    const lm_classifier_config *c = cfg;
     int n_conv, map;
     stages(c->size, &n_conv, &map);
     for (int i = 0; i < n_conv; i++) {
         int cin = i ? conv_width(c, i - 1) : c->channels, cout = conv_width(c, i);
         int64_t w[4] = {cout, cin, 3, 3}, b[1] = {cout};
-        add(L, 1, 4, w, "conv%d.weight", i);
-        add(L, 0, 1, b, "conv%d.bias", i);
-        add(L, 0, 1, b, "norm%d.weight", i);
-        add(L, 0, 1, b, "norm%d.bias", i);
+        lm_param_add(L, 1, 4, w, "conv%d.weight", i);
+        lm_param_add(L, 0, 1, b, "conv%d.bias", i);
+        lm_param_add(L, 0, 1, b, "norm%d.weight", i);
+        lm_param_add(L, 0, 1, b, "norm%d.bias", i);
     }
     int64_t f1[4] = {c->hidden, c->widths[2], map, map}, b1[1] = {c->hidden};
-    add(L, 1, 4, f1, "fc1.weight");
-    add(L, 0, 1, b1, "fc1.bias");
+    lm_param_add(L, 1, 4, f1, "fc1.weight");
+    lm_param_add(L, 0, 1, b1, "fc1.bias");
     int64_t f2[2] = {c->n_labels, c->hidden}, b2[1] = {c->n_labels};
-    add(L, 1, 2, f2, "fc2.weight");
-    add(L, 0, 1, b2, "fc2.bias");
+    lm_param_add(L, 1, 2, f2, "fc2.weight");
+    lm_param_add(L, 0, 1, b2, "fc2.bias");
 }
 
 loom_status lm_classifier_create(lm_classifier *m, const lm_classifier_config *c, int with_grads, lm_error *err) {
@@ -120,23 +90,8 @@ loom_status lm_classifier_create(lm_classifier *m, const lm_classifier_config *c
     if (s) return s;
     m->cfg = *c;
     stages(c->size, &m->n_conv, &m->map);
-    layout L = {0};
-    do_layout(&L, c);
-    m->views = calloc((size_t)L.n_views, sizeof *m->views);
-    if (!m->views) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    size_t n = L.off;
-    L = (layout){.views = m->views};
-    do_layout(&L, c);
-    m->n_views = L.n_views;
-    m->n_params = n;
-    m->params = calloc(n, sizeof(float));
-    m->grads = with_grads ? calloc(n, sizeof(float)) : NULL;
-    if (!m->params || (with_grads && !m->grads)) {
-        size_t mb = n * sizeof(float) * (with_grads ? 2 : 1) >> 20;
-        lm_classifier_free(m);
-        return lm_fail(err, LOOM_ERR_NOMEM, "cannot allocate %zu MiB of classifier parameters", mb);
-    }
-    return LOOM_OK;
+    return lm_params_create(do_layout, c, with_grads, "classifier parameters", &m->params, &m->grads, &m->n_params,
+                            &m->views, &m->n_views, err);
 }
 
 void lm_classifier_free(lm_classifier *m) {
@@ -147,14 +102,7 @@ void lm_classifier_free(lm_classifier *m) {
 }
 
 const lm_param_view *lm_classifier_find(const lm_classifier *m, const char *name) {
-    for (int i = 0; i < m->n_views; i++)
-        if (!strcmp(m->views[i].name, name)) return &m->views[i];
-    return NULL;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
+    return lm_params_find(m->views, m->n_views, name);
 }
 
 void lm_classifier_init(lm_classifier *m, uint64_t seed) {
@@ -164,41 +112,18 @@ void lm_classifier_init(lm_classifier *m, uint64_t seed) {
         const lm_param_view *v = &m->views[i];
         float *p = m->params + v->offset;
         if (!strncmp(v->name, "norm", 4)) {
-            float val = ends_with(v->name, ".weight") ? 1.0f : 0.0f;
+            float val = lm_param_is_weight(v) ? 1.0f : 0.0f;
             for (size_t k = 0; k < v->n; k++) p[k] = val;
             continue;
         }
-        /* fan-in: everything but the first dimension of the weight (a bias follows its weight) */
-        const lm_param_view *w = ends_with(v->name, ".bias") ? &m->views[i - 1] : v;
-        double fan_in = 1;
-        for (int d = 1; d < w->ndim; d++) fan_in *= (double)w->shape[d];
-        double bound = 1.0 / sqrt(fan_in);
-        for (size_t k = 0; k < v->n; k++) p[k] = (float)((2.0 * lm_rng_uniform(&rng) - 1.0) * bound);
+        lm_param_init_fan_in(m->views, i, m->params, &rng);
     }
 }
 
 /* ---- the graph ---- */
 
-typedef struct bctx {
-    lm_graph *g;
-    lm_classifier *m;
-    int missing; /* a view the graph asked for does not exist (the layout and graph disagree) */
-} bctx;
-
-static lm_t P(bctx *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static lm_t P(bctx *b, const char *fmt, ...) {
-    char nm[64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(nm, sizeof nm, fmt, ap);
-    va_end(ap);
-    const lm_param_view *v = lm_classifier_find(b->m, nm);
-    if (!v) {
-        b->missing = 1;
-        return -1;
-    }
-    return lm_param(b->g, nm, v->ndim, v->shape, b->m->params + v->offset, b->m->grads ? b->m->grads + v->offset : NULL);
-}
+/* a parameter of the graph by its view's name */
+#define P(b, ...) lm_param_bind(b, __VA_ARGS__)
 
 loom_status lm_classifier_build(lm_classifier_graph *out, lm_classifier *m, int B, int training, lm_error *err) {
     memset(out, 0, sizeof *out);
@@ -207,7 +132,7 @@ loom_status lm_classifier_build(lm_classifier_graph *out, lm_classifier *m, int 
     if (training && !m->grads) return lm_fail(err, LOOM_ERR_ARG, "classifier: model was created without gradients");
     lm_graph *g = lm_graph_create();
     if (!g) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    bctx b = {.g = g, .m = m};
+    lm_param_binder b = {.g = g, .views = m->views, .n_views = m->n_views, .params = m->params, .grads = m->grads};
     int64_t img[4] = {B, c->channels, c->size, c->size}, lb[1] = {B};
     out->g = g;
     out->B = B;

@@ -121,9 +121,7 @@ void lm_llama_free(lm_llama *m) {
 }
 
 const lm_param_view *lm_llama_find(const lm_llama *m, const char *name) {
-    for (int i = 0; i < m->n_views; i++)
-        if (!strcmp(m->views[i].name, name)) return &m->views[i];
-    return NULL;
+    return lm_params_find(m->views, m->n_views, name);
 }
 
 void lm_llama_init(lm_llama *m, uint64_t seed) {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/params.h" /* lm_param_view */
 #include "tensor/graph.h"
 #include "util/error.h"
 
@@ -27,17 +28,6 @@ typedef struct lm_llama_config {
     float norm_eps;
     float rope_theta;
 } lm_llama_config;
-
-/* One named parameter tensor, as llama.cpp names it: a view into the flat parameter array. */
-typedef struct lm_param_view {
-    char name[64];
-    int ndim;
-    int64_t shape[4]; /* row-major: (out, in) for a matrix, (n) for a vector, (Cout,Cin,k,k) for a
-                         convolution (lm_unet); entries past ndim are unused */
-    size_t offset;    /* in floats, into params/grads */
-    size_t n;
-    int decay;        /* weight decay applies (matrices and embeddings, not norms) */
-} lm_param_view;
 
 typedef struct lm_llama_layer {
     size_t attn_norm, qkv, wo, ffn_norm, gate_up, down; /* offsets in floats */

@@ -1,7 +1,6 @@
 #include "model/unet.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,57 +56,29 @@ loom_status lm_unet_check_config(const lm_unet_config *c, lm_error *err) {
     return LOOM_OK;
 }
 
-/* ---- parameter layout: one pass that counts (views == NULL) or fills the views ---- */
-
-typedef struct layout {
-    lm_param_view *views; /* NULL: only count */
-    int n_views;
-    size_t off;
-} layout;
-
-static void add(layout *L, int decay, int ndim, const int64_t *shape, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void add(layout *L, int decay, int ndim, const int64_t *shape, const char *fmt, ...) {
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    if (L->views) {
-        lm_param_view *v = &L->views[L->n_views];
-        memset(v, 0, sizeof *v);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(v->name, sizeof v->name, fmt, ap);
-        va_end(ap);
-        v->ndim = ndim;
-        for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
-        v->offset = L->off;
-        v->n = n;
-        v->decay = decay;
-    }
-    L->n_views++;
-    L->off += n;
-}
+/* ---- parameter layout (model/params.h runs it twice: to count, then to fill the views) ---- */
 
 /* prefix.weight (cout,cin,k,k) and prefix.bias (cout), as torch.nn.Conv2d */
-static void add_conv(layout *L, const char *prefix, int cin, int cout, int k) {
+static void add_conv(lm_param_layout *L, const char *prefix, int cin, int cout, int k) {
     int64_t w[4] = {cout, cin, k, k}, b[1] = {cout};
-    add(L, 1, 4, w, "%s.weight", prefix);
-    add(L, 0, 1, b, "%s.bias", prefix);
+    lm_param_add(L, 1, 4, w, "%s.weight", prefix);
+    lm_param_add(L, 0, 1, b, "%s.bias", prefix);
 }
 
 /* prefix.weight (out,in) and prefix.bias (out), as torch.nn.Linear */
-static void add_linear(layout *L, const char *prefix, int in, int out) {
+static void add_linear(lm_param_layout *L, const char *prefix, int in, int out) {
     int64_t w[2] = {out, in}, b[1] = {out};
-    add(L, 1, 2, w, "%s.weight", prefix);
-    add(L, 0, 1, b, "%s.bias", prefix);
+    lm_param_add(L, 1, 2, w, "%s.weight", prefix);
+    lm_param_add(L, 0, 1, b, "%s.bias", prefix);
 }
 
-static void add_norm(layout *L, const char *prefix, int c) {
+static void add_norm(lm_param_layout *L, const char *prefix, int c) {
     int64_t s[1] = {c};
-    add(L, 0, 1, s, "%s.weight", prefix);
-    add(L, 0, 1, s, "%s.bias", prefix);
+    lm_param_add(L, 0, 1, s, "%s.weight", prefix);
+    lm_param_add(L, 0, 1, s, "%s.bias", prefix);
 }
 
-static void add_res(layout *L, const char *p, int a, int b, int E) {
+static void add_res(lm_param_layout *L, const char *p, int a, int b, int E) {
     char nm[48];
     snprintf(nm, sizeof nm, "%s.norm1", p), add_norm(L, nm, a);
     snprintf(nm, sizeof nm, "%s.conv1", p), add_conv(L, nm, a, b, 3);
@@ -117,7 +88,7 @@ static void add_res(layout *L, const char *p, int a, int b, int E) {
     if (a != b) snprintf(nm, sizeof nm, "%s.skip", p), add_conv(L, nm, a, b, 1);
 }
 
-static void add_attn(layout *L, const char *p, int c) {
+static void add_attn(lm_param_layout *L, const char *p, int c) {
     char nm[48];
     snprintf(nm, sizeof nm, "%s.norm", p), add_norm(L, nm, c);
     snprintf(nm, sizeof nm, "%s.qkv", p), add_linear(L, nm, c, 3 * c);
@@ -125,14 +96,15 @@ static void add_attn(layout *L, const char *p, int c) {
 }
 
 /* The whole model, in the order of the forward pass. */
-static void do_layout(layout *L, const lm_unet_config *c) {
+static void do_layout(lm_param_layout *L, const void *cfg) {
+    const lm_unet_config *c = cfg;
     int nl = c->levels, w0 = c->widths[0], E = 4 * w0;
     const int *w = c->widths;
     char nm[48];
     add_linear(L, "time.fc1", w0, E);
     add_linear(L, "time.fc2", E, E);
     int64_t es[2] = {c->n_labels + 1, E};
-    add(L, 1, 2, es, "label_embd.weight");
+    lm_param_add(L, 1, 2, es, "label_embd.weight");
     add_conv(L, "conv_in", c->channels, w0, 3);
     for (int l = 0; l < nl; l++) {
         snprintf(nm, sizeof nm, "down.%d.res", l), add_res(L, nm, l ? w[l - 1] : w0, w[l], E);
@@ -156,23 +128,8 @@ loom_status lm_unet_create(lm_unet *m, const lm_unet_config *c, int with_grads, 
     loom_status s = lm_unet_check_config(c, err);
     if (s) return s;
     m->cfg = *c;
-    layout L = {0};
-    do_layout(&L, c);
-    m->views = calloc((size_t)L.n_views, sizeof *m->views);
-    if (!m->views) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    size_t n = L.off;
-    L = (layout){.views = m->views};
-    do_layout(&L, c);
-    m->n_views = L.n_views;
-    m->n_params = n;
-    m->params = calloc(n, sizeof(float));
-    m->grads = with_grads ? calloc(n, sizeof(float)) : NULL;
-    if (!m->params || (with_grads && !m->grads)) {
-        size_t mb = n * sizeof(float) * (with_grads ? 2 : 1) >> 20;
-        lm_unet_free(m);
-        return lm_fail(err, LOOM_ERR_NOMEM, "cannot allocate %zu MiB of parameters (choose smaller widths)", mb);
-    }
-    return LOOM_OK;
+    return lm_params_create(do_layout, c, with_grads, "parameters (choose smaller widths)", &m->params, &m->grads,
+                            &m->n_params, &m->views, &m->n_views, err);
 }
 
 void lm_unet_free(lm_unet *m) {
@@ -183,14 +140,7 @@ void lm_unet_free(lm_unet *m) {
 }
 
 const lm_param_view *lm_unet_find(const lm_unet *m, const char *name) {
-    for (int i = 0; i < m->n_views; i++)
-        if (!strcmp(m->views[i].name, name)) return &m->views[i];
-    return NULL;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
+    return lm_params_find(m->views, m->n_views, name);
 }
 
 void lm_unet_init(lm_unet *m, uint64_t seed) {
@@ -208,16 +158,10 @@ void lm_unet_init(lm_unet *m, uint64_t seed) {
         } else if (!strcmp(nm, "label_embd.weight")) {
             for (size_t k = 0; k < v->n; k++) p[k] = (float)lm_rng_normal(&rng);
         } else if (strstr(nm, "norm")) {
-            float val = ends_with(nm, ".weight") ? 1.0f : 0.0f;
+            float val = lm_param_is_weight(v) ? 1.0f : 0.0f;
             for (size_t k = 0; k < v->n; k++) p[k] = val;
         } else {
-            /* a weight's fan-in is everything but its first dimension; a bias uses its weight's
-             * (which precedes it in the layout) */
-            const lm_param_view *w = ends_with(nm, ".bias") ? &m->views[i - 1] : v;
-            double fan_in = 1;
-            for (int d = 1; d < w->ndim; d++) fan_in *= (double)w->shape[d];
-            double bound = 1.0 / sqrt(fan_in);
-            for (size_t k = 0; k < v->n; k++) p[k] = (float)((2.0 * lm_rng_uniform(&rng) - 1.0) * bound);
+            lm_param_init_fan_in(m->views, i, m->params, &rng);
         }
     }
 }
@@ -237,24 +181,12 @@ void lm_unet_time_embed(float *out, double t, int dim) {
 typedef struct bctx {
     lm_graph *g;
     lm_unet *m;
-    int missing; /* a view the graph asked for does not exist (a bug: the layout and graph disagree) */
-    lm_t semb;   /* SiLU(emb) (B,E), shared by every ResBlock's projection */
+    lm_param_binder pb; /* the parameters by name */
+    lm_t semb;          /* SiLU(emb) (B,E), shared by every ResBlock's projection */
 } bctx;
 
-static lm_t P(bctx *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static lm_t P(bctx *b, const char *fmt, ...) {
-    char nm[64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(nm, sizeof nm, fmt, ap);
-    va_end(ap);
-    const lm_param_view *v = lm_unet_find(b->m, nm);
-    if (!v) {
-        b->missing = 1;
-        return -1;
-    }
-    return lm_param(b->g, nm, v->ndim, v->shape, b->m->params + v->offset, b->m->grads ? b->m->grads + v->offset : NULL);
-}
+/* a parameter of the graph by its view's name */
+#define P(b, ...) lm_param_bind(&(b)->pb, __VA_ARGS__)
 
 static lm_t gn(bctx *b, lm_t x, const char *p) {
     return lm_groupnorm(b->g, x, P(b, "%s.weight", p), P(b, "%s.bias", p), b->m->cfg.groups, GN_EPS);
@@ -311,7 +243,9 @@ loom_status lm_unet_build(lm_unet_graph *out, lm_unet *m, int B, int training, l
     if (training && !m->grads) return lm_fail(err, LOOM_ERR_ARG, "model was created without gradients");
     lm_graph *g = lm_graph_create();
     if (!g) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    bctx b = {.g = g, .m = m};
+    bctx b = {.g = g,
+              .m = m,
+              .pb = {.g = g, .views = m->views, .n_views = m->n_views, .params = m->params, .grads = m->grads}};
     int nl = c->levels, w0 = c->widths[0];
     const int *w = c->widths;
     int64_t img[4] = {B, c->channels, c->size, c->size}, te[2] = {B, w0}, lb[1] = {B};
@@ -360,7 +294,7 @@ loom_status lm_unet_build(lm_unet_graph *out, lm_unet *m, int B, int training, l
     out->loss = training ? lm_mse(g, out->eps, out->target) : -1;
     lm_graph_keep(g, out->eps);
     loom_status s;
-    if (b.missing)
+    if (b.pb.missing)
         s = lm_fail(err, LOOM_ERR_ARG, "U-Net graph: a parameter is missing from the layout (a bug in unet.c)");
     else
         s = lm_graph_plan(g, training ? out->loss : out->eps, training, err);

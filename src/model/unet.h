@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/llama.h" /* lm_param_view */
+#include "model/params.h"
 #include "tensor/graph.h"
 #include "util/error.h"
 

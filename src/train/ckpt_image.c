@@ -2,28 +2,22 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "train/ckpt_io.h"
 #include "util/io.h"
 
 #define CKPT_MAGIC "LMCI"
 #define CKPT_VERSION 1u
 #define MAX_PATH_BYTES 4096u
 
-/* The header is a fixed list of fields; the writer and reader walk the same list, so the two
- * can never disagree on the layout. */
-typedef struct field {
-    void *p;
-    int size; /* 4 or 8 bytes */
-} field;
-
+/* The header is a fixed list of fields (train/ckpt_io.h). */
 #define N_FIELDS (10 + LM_UNET_MAX_LEVELS + 20 + 10)
 
-static int header_fields(field *f, lm_train_image_opts *o, lm_unet_config *c, lm_ckpt_image_state *st,
+static int header_fields(lm_ckpt_field *f, lm_train_image_opts *o, lm_unet_config *c, lm_ckpt_image_state *st,
                          uint64_t *n_params) {
     int k = 0;
-#define F4(x) f[k++] = (field){&(x), 4}
-#define F8(x) f[k++] = (field){&(x), 8}
+#define F4(x) f[k++] = (lm_ckpt_field){&(x), 4}
+#define F8(x) f[k++] = (lm_ckpt_field){&(x), 8}
     F4(c->channels); F4(c->size); F4(c->levels);
     for (int i = 0; i < LM_UNET_MAX_LEVELS; i++) F4(c->widths[i]);
     F4(c->n_labels); F4(c->groups); F4(c->head_dim);
@@ -46,23 +40,9 @@ static size_t header_size(void) {
     lm_unet_config c;
     lm_ckpt_image_state st;
     uint64_t n;
-    field f[N_FIELDS + 1];
+    lm_ckpt_field f[N_FIELDS + 1];
     int k = header_fields(f, &o, &c, &st, &n);
-    size_t s = 0;
-    for (int i = 0; i < k; i++) s += (size_t)f[i].size;
-    return s;
-}
-
-static void write_crc(lm_afile *af, uLong *crc, const void *p, size_t n) {
-    lm_afile_write(af, p, n);
-    /* zlib's crc32 takes a uInt length: feed large arrays in slices */
-    const Bytef *b = p;
-    while (n) {
-        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        *crc = crc32(*crc, b, chunk);
-        b += chunk;
-        n -= chunk;
-    }
+    return lm_ckpt_fields_size(f, k);
 }
 
 loom_status lm_ckpt_image_save(const char *path, const lm_train_image_opts *o, const char *data_path,
@@ -72,28 +52,22 @@ loom_status lm_ckpt_image_save(const char *path, const lm_train_image_opts *o, c
     lm_unet_config cc = m->cfg;
     lm_ckpt_image_state sc = *st;
     uint64_t n = m->n_params;
-    field f[N_FIELDS + 1];
+    lm_ckpt_field f[N_FIELDS + 1];
     int k = header_fields(f, &oc, &cc, &sc, &n);
     size_t pl = data_path ? strlen(data_path) : 0;
     if (pl > MAX_PATH_BYTES) pl = 0; /* only a convenience for --resume; the flag can give it again */
     uint32_t pl32 = (uint32_t)pl;
-    lm_afile af;
-    loom_status s = lm_afile_open(&af, path, err);
+    lm_ckpt_writer w;
+    loom_status s = lm_ckpt_write_open(&w, path, CKPT_MAGIC, CKPT_VERSION, err);
     if (s) return s;
-    uLong crc = crc32(0L, Z_NULL, 0);
-    uint32_t ver = CKPT_VERSION;
-    write_crc(&af, &crc, CKPT_MAGIC, 4);
-    write_crc(&af, &crc, &ver, 4);
-    for (int i = 0; i < k; i++) write_crc(&af, &crc, f[i].p, (size_t)f[i].size);
-    write_crc(&af, &crc, &pl32, 4);
-    if (pl) write_crc(&af, &crc, data_path, pl);
-    write_crc(&af, &crc, m->params, n * sizeof(float));
-    write_crc(&af, &crc, adam_m, n * sizeof(float));
-    write_crc(&af, &crc, adam_v, n * sizeof(float));
-    write_crc(&af, &crc, ema, n * sizeof(float));
-    uint32_t c32 = (uint32_t)crc;
-    lm_afile_write(&af, &c32, 4);
-    return lm_afile_commit(&af, err);
+    lm_ckpt_write_fields(&w, f, k);
+    lm_ckpt_write(&w, &pl32, 4);
+    if (pl) lm_ckpt_write(&w, data_path, pl);
+    lm_ckpt_write(&w, m->params, n * sizeof(float));
+    lm_ckpt_write(&w, adam_m, n * sizeof(float));
+    lm_ckpt_write(&w, adam_v, n * sizeof(float));
+    lm_ckpt_write(&w, ema, n * sizeof(float));
+    return lm_ckpt_write_commit(&w, err);
 }
 
 /* Reads and verifies the whole file; on success *buf holds it and *arrays is the offset of the
@@ -124,20 +98,7 @@ static loom_status read_verified(const char *path, uint8_t **buf, size_t *len, s
         if (pl > MAX_PATH_BYTES || n > ((uint64_t)1 << 36) || *len != hs + 4 + pl + 4 * n * sizeof(float) + 4)
             why = "is truncated or corrupted (its size does not match its header)";
     }
-    if (!why) {
-        uLong crc = crc32(0L, Z_NULL, 0);
-        const uint8_t *p = *buf;
-        size_t left = *len - 4;
-        while (left) {
-            uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
-            crc = crc32(crc, p, chunk);
-            p += chunk;
-            left -= chunk;
-        }
-        uint32_t stored;
-        memcpy(&stored, *buf + *len - 4, 4);
-        if (stored != (uint32_t)crc) why = "is corrupted (checksum mismatch)";
-    }
+    if (!why && !lm_ckpt_crc_ok(*buf, *len)) why = "is corrupted (checksum mismatch)";
     if (why) {
         free(*buf);
         *buf = NULL;
@@ -149,13 +110,9 @@ static loom_status read_verified(const char *path, uint8_t **buf, size_t *len, s
 
 static void parse_header(const uint8_t *buf, lm_train_image_opts *o, lm_unet_config *c, lm_ckpt_image_state *st,
                          uint64_t *n) {
-    field f[N_FIELDS + 1];
+    lm_ckpt_field f[N_FIELDS + 1];
     int k = header_fields(f, o, c, st, n);
-    size_t off = 8;
-    for (int i = 0; i < k; i++) {
-        memcpy(f[i].p, buf + off, (size_t)f[i].size);
-        off += (size_t)f[i].size;
-    }
+    lm_ckpt_fields_read(f, k, buf + 8);
 }
 
 loom_status lm_ckpt_image_peek(const char *path, lm_train_image_opts *o, lm_unet_config *cfg,

@@ -18,4 +18,11 @@ void lm_adamw_free(lm_adamw *a);
 float lm_adamw_step(lm_adamw *a, lm_llama *m, float lr, float beta1, float beta2, float eps, float weight_decay,
                     float clip);
 
+/* The same step for any model's flat arrays: clips grads (n_params floats) to global norm
+ * `clip` (0 = off), then one AdamW update per view with moments am, av at step t (1-based),
+ * weight decay where the view asks for it. Returns the norm before clipping. */
+float lm_adamw_views(float *params, float *grads, size_t n_params, const lm_param_view *views, int n_views, float *am,
+                     float *av, int64_t t, float lr, float beta1, float beta2, float eps, float weight_decay,
+                     float clip);
+
 #endif

@@ -1,12 +1,8 @@
 /* The training loop. */
 #include "train/train.h"
 
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +17,8 @@
 #include "kernels/kernels.h"
 #include "train/checkpoint.h"
 #include "train/optim.h"
-#include "train/plot.h"
 #include "train/progress.h"
+#include "train/runlog.h"
 #include "util/io.h"
 
 void lm_train_defaults(lm_train_opts *o) {
@@ -133,83 +129,8 @@ static float eval_loss(lm_llama_graph *lg, const int32_t *tok, int64_t v0, int64
     return (float)(total / (double)counted);
 }
 
-typedef struct curve {
-    double *x, *y;
-    size_t n, cap;
-} curve;
-
-static void curve_push(curve *c, double x, double y) {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        double *nx = realloc(c->x, cap * sizeof(double));
-        if (!nx) return;
-        c->x = nx;
-        double *ny = realloc(c->y, cap * sizeof(double));
-        if (!ny) return;
-        c->y = ny;
-        c->cap = cap;
-    }
-    c->x[c->n] = x;
-    c->y[c->n] = y;
-    c->n++;
-}
-
-/* On resume, keeps the metrics of steps up to the checkpoint (later ones will be redone)
- * and rebuilds the curves from them. */
-static loom_status reload_metrics(const char *path, int64_t upto, curve *tr, curve *va, lm_error *err) {
-    uint8_t *buf;
-    size_t len;
-    if (lm_read_file(path, 0, &buf, &len, NULL) != LOOM_OK) return LOOM_OK; /* none yet */
-    char *out = malloc(len + 1);
-    size_t on = 0;
-    if (!out) {
-        free(buf);
-        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    }
-    char *save = NULL;
-    for (char *line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        json_object *o = json_tokener_parse(line), *v;
-        if (!o) continue;
-        int64_t step = json_object_object_get_ex(o, "step", &v) ? json_object_get_int64(v) : -1;
-        if (step >= 0 && step <= upto) {
-            size_t l = strlen(line);
-            memcpy(out + on, line, l);
-            out[on + l] = '\n';
-            on += l + 1;
-            if (json_object_object_get_ex(o, "loss", &v)) curve_push(tr, (double)step, json_object_get_double(v));
-            if (json_object_object_get_ex(o, "val_loss", &v)) curve_push(va, (double)step, json_object_get_double(v));
-        }
-        json_object_put(o);
-    }
-    loom_status s = lm_write_file_atomic(path, out, on, err);
-    free(out);
-    free(buf);
-    return s;
-}
-
-/* A run killed while saving leaves NAME.tmp.PID behind (written, never renamed into place).
- * Removes those whose writer is gone, so that a resumed run leaves a clean folder. */
-static void remove_stale_tmp(const char *dir) {
-    static const char *names[] = {"checkpoint.bin", "model.gguf", "metrics.jsonl", "summary.json", "loss.png"};
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-            size_t n = strlen(names[i]);
-            if (strncmp(e->d_name, names[i], n) != 0 || strncmp(e->d_name + n, ".tmp.", 5) != 0) continue;
-            const char *digits = e->d_name + n + 5;
-            char *end;
-            long pid = strtol(digits, &end, 10);
-            if (!isdigit((unsigned char)*digits) || *end || pid <= 0 || pid == (long)getpid()) continue;
-            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its writer may be alive */
-            char *p = lm_path_join(dir, e->d_name);
-            if (p) unlink(p);
-            free(p);
-        }
-    }
-    closedir(d);
-}
+/* The files the run folder may hold; a killed save leaves NAME.tmp.PID of one of them. */
+static const char *const RUN_FILES[] = {"checkpoint.bin", "model.gguf", "metrics.jsonl", "summary.json", "loss.png"};
 
 static void warn_stderr(void *ud, const char *msg) { fprintf(stderr, "loom: warning: %s\n", msg); }
 
@@ -271,15 +192,6 @@ static loom_status save_all(const char *dir, const lm_train_opts *o, const lm_ll
     free(ck);
     free(mg);
     return s;
-}
-
-static loom_status write_plot(const char *dir, const curve *tr, const curve *va, lm_error *err) {
-    char *p = lm_path_join(dir, "loss.png");
-    if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    lm_series s[2] = {{"train loss", tr->x, tr->y, tr->n, 0x1f77b4}, {"validation loss", va->x, va->y, va->n, 0xd62728}};
-    loom_status st = lm_plot_lines(p, "loom training", "step", "loss (nats/token)", s, va->n ? 2 : 1, err);
-    free(p);
-    return st;
 }
 
 /* The checkpoint holds no data settings: a run with --code or fill-in-the-middle records them
@@ -378,7 +290,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     lm_llama model = {0};
     lm_adamw opt = {0};
     lm_llama_graph lg = {0};
-    curve tr = {0}, va = {0};
+    lm_curve tr = {0}, va = {0};
     FILE *metrics = NULL;
     int64_t *starts = NULL;
     lm_ckpt_state st = {0};
@@ -542,14 +454,14 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
 
     if ((s = lm_llama_check_config(&o.model, err))) goto done; /* before anything is written */
     if ((s = lm_mkdirs(o.out, err))) goto done;
-    remove_stale_tmp(o.out);
+    lm_runlog_remove_stale(o.out, RUN_FILES, sizeof RUN_FILES / sizeof *RUN_FILES);
     if (!o.resume && (s = save_data_settings(&o, err))) goto done;
     if ((s = lm_llama_create(&model, &o.model, 1, err))) goto done;
     if ((s = lm_adamw_create(&opt, model.n_params, err))) goto done;
     if (o.resume) {
         if ((s = lm_ckpt_load(ckpt_path, &model, opt.m, opt.v, &st, err))) goto done;
         opt.t = st.step;
-        if ((s = reload_metrics(metrics_path, st.step, &tr, &va, err))) goto done;
+        if ((s = lm_runlog_reload(metrics_path, st.step, &tr, &va, err))) goto done;
     } else {
         lm_llama_init(&model, o.seed);
         lm_rng_seed(&st.data_rng, o.seed ^ 0x5eed5eedULL);
@@ -557,11 +469,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     if ((s = lm_llama_build(&lg, &model, B, T, 1, err))) goto done;
     const char *prof = getenv("LOOM_PROFILE");
     if (prof && *prof && strcmp(prof, "0")) lm_graph_profile(lg.g, 1);
-    metrics = fopen(metrics_path, o.resume ? "a" : "w");
-    if (!metrics) {
-        s = lm_fail(err, LOOM_ERR_IO, "cannot write '%s' (is the --out folder writable?)", metrics_path);
-        goto done;
-    }
+    if ((s = lm_runlog_open(&metrics, metrics_path, o.resume, err))) goto done;
     starts = malloc((size_t)B * sizeof(int64_t));
     if (!starts) {
         s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
@@ -614,27 +522,22 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         float gnorm = lm_adamw_step(&opt, &model, lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.clip);
         st.step++;
         st.tokens_seen += tok_per_step;
-        if (!isfinite(loss)) {
-            lm_progress_done(&pr);
-            s = lm_fail(err, LOOM_ERR_DATA, "training diverged at step %lld (loss is %g); try a lower --lr",
-                        (long long)st.step, loss);
-            goto done;
-        }
+        if ((s = lm_runlog_check_loss(loss, st.step, &pr, err))) goto done;
         double now = lm_now();
-        int last = st.step == o.steps || (o.time_limit_s > 0 && now - t_run >= o.time_limit_s);
-        int do_eval = have_val && (last || (o.eval_every > 0 && st.step % o.eval_every == 0));
-        int do_log = do_eval || last || (o.log_every > 0 && st.step % o.log_every == 0);
+        lm_run_step rs = lm_runlog_step(st.step, o.steps, now - t_run, o.time_limit_s, have_val, o.eval_every,
+                                        o.log_every);
+        int last = rs.last, do_eval = rs.eval, do_log = rs.log;
         if (do_eval) {
             double te = lm_now();
             val = eval_loss(&lg, corpus.tokens, n_train, corpus.n_tokens, o.eval_iters * B);
             t_run += lm_now() - te; /* evaluation time is not training time */
             now = lm_now();
-            curve_push(&va, (double)st.step, val);
+            lm_curve_push(&va, (double)st.step, val);
         }
         if (do_log) {
             /* rate over this run so far, evaluation excluded */
             tps = now > t_run ? (double)((st.step - step0) * tok_per_step) / (now - t_run) : 0;
-            curve_push(&tr, (double)st.step, loss);
+            lm_curve_push(&tr, (double)st.step, loss);
             json_object *j = json_object_new_object();
             json_object_object_add(j, "step", json_object_new_int64(st.step));
             json_object_object_add(j, "loss", json_object_new_double(loss));
@@ -646,13 +549,9 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
             json_object_object_add(j, "grad_norm", json_object_new_double(gnorm));
             json_object_object_add(j, "tokens_per_s", json_object_new_double(round(tps)));
             json_object_object_add(j, "elapsed_s", json_object_new_double(st.elapsed_s + (now - t_run)));
-            fprintf(metrics, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
-            fflush(metrics);
-            json_object_put(j);
+            lm_runlog_append(metrics, j);
             char status[160];
-            int k = snprintf(status, sizeof status, "loss %.4f", loss);
-            if (!isnan(val)) k += snprintf(status + k, sizeof status - (size_t)k, " val %.4f", val);
-            snprintf(status + k, sizeof status - (size_t)k, " | %.0f tok/s", tps);
+            lm_runlog_status(status, sizeof status, loss, val, tps, 0, "tok/s");
             if (!o.quiet) lm_progress_update(&pr, st.step, status, do_eval || last); /* --quiet: errors only */
         }
         int do_save = last || (o.save_every > 0 && st.step % o.save_every == 0);
@@ -675,7 +574,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     res->seconds = secs;
     res->tokens_per_s = secs > 0 ? (double)((st.step - step0) * tok_per_step) / secs : 0;
     res->n_params = (int64_t)model.n_params;
-    if ((s = write_plot(o.out, &tr, &va, err))) goto done;
+    if ((s = lm_runlog_plot(o.out, "loom training", "loss (nats/token)", &tr, &va, err))) goto done;
     {
         /* summary.json: the run's figures for scripts (make bench reads it) */
         json_object *j = json_object_new_object();
@@ -690,18 +589,10 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         json_object_object_add(j, "tokens_per_s", json_object_new_double(res->tokens_per_s));
         json_object_object_add(j, "params", json_object_new_int64(res->n_params));
         json_object_object_add(j, "threads", json_object_new_int(o.threads));
-        const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-        char *p = lm_path_join(o.out, "summary.json");
-        if (p) s = lm_write_file_atomic(p, txt, strlen(txt), err);
-        free(p);
-        json_object_put(j);
-        if (s) goto done;
+        if ((s = lm_runlog_summary(o.out, j, err))) goto done;
     }
     if (!o.quiet) {
-        char d[32];
-        lm_format_duration(d, sizeof d, secs);
-        fprintf(log, "loom: %s after %lld steps in %s: loss %.4f", stopped_early ? "stopped (time limit)" : "done",
-                (long long)st.step, d, loss);
+        lm_runlog_print_done(log, stopped_early, st.step, secs, loss);
         if (!isnan(val)) fprintf(log, ", validation loss %.4f (%.4f bits per byte)", val, val * bpb_factor);
         fprintf(log, ", %.0f tokens/s\nloom: wrote %s/model.gguf, checkpoint.bin, metrics.jsonl, loss.png\n",
                 res->tokens_per_s, o.out);
@@ -710,10 +601,8 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
 done:
     if (metrics) fclose(metrics);
     free(starts);
-    free(tr.x);
-    free(tr.y);
-    free(va.x);
-    free(va.y);
+    lm_curve_free(&tr);
+    lm_curve_free(&va);
     lm_llama_graph_free(&lg);
     lm_adamw_free(&opt);
     lm_llama_free(&model);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "train/optim.h"
 #include "util/clock.h"
 #include "util/rng.h"
 
@@ -67,21 +67,6 @@ static void augment(float *x, float *tmp, int C, int S, int flip, int dy, int dx
                 x[c * plane + (int64_t)i * S + j] = tmp[c * plane + (int64_t)si * S + sj];
             }
         }
-}
-
-/* Clips to global norm o->clip (0 = off) as torch.nn.utils.clip_grad_norm_ does, then one AdamW
- * step per named tensor (weight decay where the view asks for it). */
-static void adamw_step(lm_classifier *m, float *am, float *av, int64_t t, float lr, const lm_classifier_train_opts *o) {
-    float norm = (float)sqrt(lm_sumsq(m->grads, (int64_t)m->n_params));
-    if (o->clip > 0) {
-        float coef = o->clip / (norm + 1e-6f);
-        if (coef < 1.0f) lm_scale(m->grads, (int64_t)m->n_params, coef);
-    }
-    for (int i = 0; i < m->n_views; i++) {
-        const lm_param_view *v = &m->views[i];
-        lm_adamw_update(m->params + v->offset, m->grads + v->offset, am + v->offset, av + v->offset, (int64_t)v->n, lr,
-                        o->beta1, o->beta2, o->eps, v->decay ? o->weight_decay : 0.0f, t);
-    }
 }
 
 loom_status lm_classifier_predict_images(lm_classifier *m, const lm_images *im, const int64_t *idx, int64_t n, int B,
@@ -184,7 +169,8 @@ loom_status lm_classifier_train(lm_classifier *m, const lm_images *train, const 
             lm_graph_forward(cg.g);
             lm_graph_backward(cg.g);
             float lr = lm_classifier_lr_at(o, step, total);
-            adamw_step(m, am, av, step + 1, lr, o);
+            lm_adamw_views(m->params, m->grads, m->n_params, m->views, m->n_views, am, av, step + 1, lr, o->beta1,
+                           o->beta2, o->eps, o->weight_decay, o->clip);
 
             float loss = lm_value(cg.g, cg.loss);
             if (!isfinite(loss)) {

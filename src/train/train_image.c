@@ -2,11 +2,9 @@
 #include "train/train_image.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +17,9 @@
 #include "kernels/kernels.h"
 #include "model/diffusion.h"
 #include "train/ckpt_image.h"
-#include "train/plot.h"
+#include "train/optim.h"
 #include "train/progress.h"
+#include "train/runlog.h"
 #include "util/clock.h"
 #include "util/io.h"
 
@@ -87,82 +86,7 @@ float lm_image_lr_at(const lm_train_image_opts *o, int64_t step) {
     return o->lr;
 }
 
-/* ---- small helpers shared with nothing else: curves, metrics on resume, stale files ---- */
-
-typedef struct curve {
-    double *x, *y;
-    size_t n, cap;
-} curve;
-
-static void curve_push(curve *c, double x, double y) {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        double *nx = realloc(c->x, cap * sizeof(double));
-        if (!nx) return;
-        c->x = nx;
-        double *ny = realloc(c->y, cap * sizeof(double));
-        if (!ny) return;
-        c->y = ny;
-        c->cap = cap;
-    }
-    c->x[c->n] = x;
-    c->y[c->n] = y;
-    c->n++;
-}
-
-/* On resume, keeps the metrics of steps up to the checkpoint (later ones will be redone) and
- * rebuilds the curves from them. */
-static loom_status reload_metrics(const char *path, int64_t upto, curve *tr, curve *va, lm_error *err) {
-    uint8_t *buf;
-    size_t len;
-    if (lm_read_file(path, 0, &buf, &len, NULL) != LOOM_OK) return LOOM_OK; /* none yet */
-    char *out = malloc(len + 1);
-    size_t on = 0;
-    if (!out) {
-        free(buf);
-        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    }
-    char *save = NULL;
-    for (char *line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        json_object *o = json_tokener_parse(line), *v;
-        if (!o) continue;
-        int64_t step = json_object_object_get_ex(o, "step", &v) ? json_object_get_int64(v) : -1;
-        if (step >= 0 && step <= upto) {
-            size_t l = strlen(line);
-            memcpy(out + on, line, l);
-            out[on + l] = '\n';
-            on += l + 1;
-            if (json_object_object_get_ex(o, "loss", &v)) curve_push(tr, (double)step, json_object_get_double(v));
-            if (json_object_object_get_ex(o, "val_loss", &v)) curve_push(va, (double)step, json_object_get_double(v));
-        }
-        json_object_put(o);
-    }
-    loom_status s = lm_write_file_atomic(path, out, on, err);
-    free(out);
-    free(buf);
-    return s;
-}
-
-/* A run killed while saving leaves NAME.tmp.PID behind (written, never renamed into place).
- * Removes those whose writer is gone, so that a resumed run leaves a clean folder. */
-static void remove_stale_tmp(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || t == e->d_name) continue;
-        const char *digits = t + 5;
-        char *end;
-        long pid = strtol(digits, &end, 10);
-        if (!isdigit((unsigned char)*digits) || *end || pid <= 0 || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its writer may be alive */
-        char *p = lm_path_join(dir, e->d_name);
-        if (p) unlink(p);
-        free(p);
-    }
-    closedir(d);
-}
+/* ---- warnings ---- */
 
 /* Warnings from the data loader are held back until the load has succeeded: a failed load is
  * reported by its one error line alone. */
@@ -195,24 +119,7 @@ static void warn_flush(warn_buf *w, FILE *log, int quiet) {
     w->n = 0;
 }
 
-/* ---- the optimizer step ---- */
-
-/* Clips the gradients to global norm `clip` (0 = off) as torch.nn.utils.clip_grad_norm_ does,
- * then one AdamW step per named tensor (weight decay where the view asks for it). Returns the
- * norm before clipping. */
-static float adamw_step(lm_unet *m, float *am, float *av, int64_t t, float lr, const lm_train_image_opts *o) {
-    float norm = (float)sqrt(lm_sumsq(m->grads, (int64_t)m->n_params));
-    if (o->clip > 0) {
-        float coef = o->clip / (norm + 1e-6f);
-        if (coef < 1.0f) lm_scale(m->grads, (int64_t)m->n_params, coef);
-    }
-    for (int i = 0; i < m->n_views; i++) {
-        const lm_param_view *v = &m->views[i];
-        lm_adamw_update(m->params + v->offset, m->grads + v->offset, am + v->offset, av + v->offset, (int64_t)v->n, lr,
-                        o->beta1, o->beta2, o->eps, v->decay ? o->weight_decay : 0.0f, t);
-    }
-    return norm;
-}
+/* ---- the average of the weights ---- */
 
 /* ema = d * ema + (1 - d) * params with d = min(decay, (1 + step) / (10 + step)): the warm-up
  * keeps the average from remembering the random initialisation for thousands of steps. */
@@ -356,15 +263,6 @@ static loom_status save_all(const char *dir, const lm_train_image_opts *o, const
     free(ck);
     free(mg);
     return s;
-}
-
-static loom_status write_plot(const char *dir, const curve *tr, const curve *va, lm_error *err) {
-    char *p = lm_path_join(dir, "loss.png");
-    if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    lm_series s[2] = {{"train loss", tr->x, tr->y, tr->n, 0x1f77b4}, {"validation loss", va->x, va->y, va->n, 0xd62728}};
-    loom_status st = lm_plot_lines(p, "loom diffusion training", "step", "noise prediction MSE", s, va->n ? 2 : 1, err);
-    free(p);
-    return st;
 }
 
 static void format_widths(char *buf, size_t n, const int *w, int levels) {
@@ -532,7 +430,7 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     lm_diffusion diff = {0};
     float *am = NULL, *av = NULL;
     batch_buf bb = {0};
-    curve tr = {0}, va = {0};
+    lm_curve tr = {0}, va = {0};
     FILE *metrics = NULL;
     warn_buf wb = {0};
     lm_ckpt_image_state st = {0};
@@ -649,13 +547,9 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     if ((s = check_memory(&model, B, err))) goto done;
     if ((s = lm_unet_build(&ug, &model, B, 1, err))) goto done;
     if ((s = lm_mkdirs(o.out, err))) goto done;
-    remove_stale_tmp(o.out);
-    if (o.resume && (s = reload_metrics(metrics_path, st.step, &tr, &va, err))) goto done;
-    metrics = fopen(metrics_path, o.resume ? "a" : "w");
-    if (!metrics) {
-        s = lm_fail(err, LOOM_ERR_IO, "cannot write '%s' (is the --out folder writable?)", metrics_path);
-        goto done;
-    }
+    lm_runlog_remove_stale(o.out, NULL, 0);
+    if (o.resume && (s = lm_runlog_reload(metrics_path, st.step, &tr, &va, err))) goto done;
+    if ((s = lm_runlog_open(&metrics, metrics_path, o.resume, err))) goto done;
     int have_val = test.n > 0;
     /* about VAL_IMAGES test images, no more batches than the test set fills, at most 16 */
     int64_t val_batches = VAL_IMAGES / B;
@@ -700,31 +594,27 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
         memset(model.grads, 0, model.n_params * sizeof(float));
         fill_batch(&ug, &model, &diff, &train, &bb, &st.data_rng, o.label_drop, NULL);
         loss = forward_backward(&ug);
-        float gnorm = adamw_step(&model, am, av, st.step + 1, lr, &o);
+        float gnorm = lm_adamw_views(model.params, model.grads, model.n_params, model.views, model.n_views, am, av,
+                                     st.step + 1, lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.clip);
         ema_update(ema_model.params, model.params, model.n_params, o.ema, st.step);
         st.step++;
         st.images_seen += B;
-        if (!isfinite(loss)) {
-            lm_progress_done(&pr);
-            s = lm_fail(err, LOOM_ERR_DATA, "training diverged at step %lld (loss is %g); try a lower --lr",
-                        (long long)st.step, loss);
-            goto done;
-        }
+        if ((s = lm_runlog_check_loss(loss, st.step, &pr, err))) goto done;
         double now = lm_now();
-        int last = st.step == o.steps || (o.time_limit_s > 0 && now - t_run >= o.time_limit_s);
-        int do_eval = have_val && (last || (o.eval_every > 0 && st.step % o.eval_every == 0));
-        int do_log = do_eval || last || (o.log_every > 0 && st.step % o.log_every == 0);
+        lm_run_step rs = lm_runlog_step(st.step, o.steps, now - t_run, o.time_limit_s, have_val, o.eval_every,
+                                        o.log_every);
+        int last = rs.last, do_eval = rs.eval, do_log = rs.log;
         if (do_eval) {
             double te = lm_now();
             val = eval_loss(&ug, &model, &diff, &test, &bb, o.seed, (int)val_batches);
             t_run += lm_now() - te; /* evaluation time is not training time */
             now = lm_now();
-            curve_push(&va, (double)st.step, val);
+            lm_curve_push(&va, (double)st.step, val);
         }
         if (do_log) {
             /* rate over this run so far, evaluation and sampling excluded */
             ips = now > t_run ? (double)((st.step - step0) * B) / (now - t_run) : 0;
-            curve_push(&tr, (double)st.step, loss);
+            lm_curve_push(&tr, (double)st.step, loss);
             json_object *j = json_object_new_object();
             json_object_object_add(j, "step", json_object_new_int64(st.step));
             json_object_object_add(j, "loss", json_object_new_double(loss));
@@ -733,13 +623,9 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
             json_object_object_add(j, "grad_norm", json_object_new_double(gnorm));
             json_object_object_add(j, "images_per_s", json_object_new_double(round(ips * 10) / 10));
             json_object_object_add(j, "elapsed_s", json_object_new_double(st.elapsed_s + (now - t_run)));
-            fprintf(metrics, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
-            fflush(metrics);
-            json_object_put(j);
+            lm_runlog_append(metrics, j);
             char status[160];
-            int k = snprintf(status, sizeof status, "loss %.4f", loss);
-            if (!isnan(val)) k += snprintf(status + k, sizeof status - (size_t)k, " val %.4f", val);
-            snprintf(status + k, sizeof status - (size_t)k, " | %.1f img/s", ips);
+            lm_runlog_status(status, sizeof status, loss, val, ips, 1, "img/s");
             if (!o.quiet) lm_progress_update(&pr, st.step, status, do_eval || last);
         }
         if (o.sample_every > 0 && (last || st.step % o.sample_every == 0)) {
@@ -770,7 +656,8 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     res->seconds = secs;
     res->images_per_s = secs > 0 ? (double)((st.step - step0) * B) / secs : 0;
     res->n_params = (int64_t)model.n_params;
-    if ((s = write_plot(o.out, &tr, &va, err))) goto done;
+    if ((s = lm_runlog_plot(o.out, "loom diffusion training", "noise prediction MSE", &tr, &va, err)))
+        goto done;
     {
         /* summary.json: the run's figures for scripts */
         json_object *j = json_object_new_object();
@@ -786,18 +673,10 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
         json_object_object_add(j, "size", json_object_new_int(cfg.size));
         json_object_object_add(j, "channels", json_object_new_int(cfg.channels));
         json_object_object_add(j, "widths", json_object_new_string(wtxt));
-        const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-        char *p = lm_path_join(o.out, "summary.json");
-        if (p) s = lm_write_file_atomic(p, txt, strlen(txt), err);
-        free(p);
-        json_object_put(j);
-        if (s) goto done;
+        if ((s = lm_runlog_summary(o.out, j, err))) goto done;
     }
     if (!o.quiet) {
-        char dur[32];
-        lm_format_duration(dur, sizeof dur, secs);
-        fprintf(log, "loom: %s after %lld steps in %s: loss %.4f", stopped_early ? "stopped (time limit)" : "done",
-                (long long)st.step, dur, loss);
+        lm_runlog_print_done(log, stopped_early, st.step, secs, loss);
         if (!isnan(val)) fprintf(log, ", validation loss %.4f", val);
         fprintf(log, ", %.1f images/s\nloom: wrote %s/model.gguf (EMA weights), checkpoint.bin, metrics.jsonl, loss.png%s\n",
                 res->images_per_s, o.out, o.sample_every > 0 ? ", samples.png" : "");
@@ -805,10 +684,8 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
 
 done:
     if (metrics) fclose(metrics);
-    free(tr.x);
-    free(tr.y);
-    free(va.x);
-    free(va.y);
+    lm_curve_free(&tr);
+    lm_curve_free(&va);
     free(bb.idx);
     free(bb.t);
     free(bb.x0);

@@ -2,7 +2,8 @@
 """Generate tests/ref/case_image.bin, the PyTorch reference for loom's image ops.
 
 Run from anywhere:  /usr/bin/python3 tests/ref/make_image_ref.py
-(Debian's python3 with torch; the file format is make_ref.py's LMRF, read by tests/ref_io.c.)
+(Debian's python3 with torch; the file format is LMRF, written by tests/ref/lmrf.py and read by
+tests/ref_io.c.)
 
 A small chain that touches every image op, computed in float64 and stored as float32:
 
@@ -23,12 +24,13 @@ Deterministic: re-running rewrites a byte-identical file.
 """
 import math
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from lmrf import f32, write_lmrf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "case_image.bin")
@@ -181,33 +183,6 @@ def check_finite_diff(p, target, grads):
         worst = max(worst, err / max(abs(an), 1e-8))
         assert err < 1e-9 + 1e-5 * abs(an), "finite diff mismatch %s%s: fd %g analytic %g" % (name, ix, fd, an)
     print("check: gradient vs central finite difference, %d elements, worst rel err %.3g" % (len(probes), worst))
-
-
-# ----------------------------------------------------------------------------
-# LMRF writer (as make_ref.py)
-
-def write_lmrf(path, records):
-    out = bytearray()
-    out += b"LMRF" + struct.pack("<II", 1, len(records))
-    for name, arr in records:
-        arr = np.ascontiguousarray(arr)
-        if arr.dtype == np.float32:
-            dt = 0
-        elif arr.dtype == np.int32:
-            dt = 1
-        else:
-            raise TypeError(arr.dtype)
-        nb = name.encode()
-        out += struct.pack("<I", len(nb)) + nb
-        out += struct.pack("<II", dt, arr.ndim)
-        out += struct.pack("<%dq" % arr.ndim, *arr.shape)
-        out += arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-    with open(path, "wb") as f:
-        f.write(bytes(out))
-
-
-def f32(t):
-    return t.detach().to(torch.float32).numpy()
 
 
 def f32_diagnostic(p, target, records):

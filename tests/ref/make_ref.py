@@ -7,12 +7,13 @@ Deterministic: re-running rewrites byte-identical files.
 """
 import math
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from lmrf import f32, write_lmrf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -274,33 +275,6 @@ def manual_adamw(params, cfg, idx, tgt, steps):
                 vhat = v[n] / (1 - hp["beta2"] ** t)
                 w[n] -= hp["lr"] * mhat / (vhat.sqrt() + hp["eps"])
     return w
-
-
-# ----------------------------------------------------------------------------
-# LMRF writer
-
-def write_lmrf(path, records):
-    out = bytearray()
-    out += b"LMRF" + struct.pack("<II", 1, len(records))
-    for name, arr in records:
-        arr = np.ascontiguousarray(arr)
-        if arr.dtype == np.float32:
-            dt = 0
-        elif arr.dtype == np.int32:
-            dt = 1
-        else:
-            raise TypeError(arr.dtype)
-        nb = name.encode()
-        out += struct.pack("<I", len(nb)) + nb
-        out += struct.pack("<II", dt, arr.ndim)
-        out += struct.pack("<%dq" % arr.ndim, *arr.shape)
-        out += arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-    with open(path, "wb") as f:
-        f.write(bytes(out))
-
-
-def f32(t):
-    return t.detach().to(torch.float32).numpy()
 
 
 def f32_diagnostic(cfg, init, idx, tgt, records):

@@ -16,7 +16,6 @@ Deterministic: re-running rewrites a byte-identical file.
 """
 import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -26,29 +25,11 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 import unet_torch  # noqa: E402
+from lmrf import f32, write_lmrf  # noqa: E402
 
 CFG = dict(channels=1, size=8, widths=(8, 16, 16), n_labels=3, groups=4, head_dim=8, B=2, seed=2024)
 TIMESTEPS = [17, 803]
 LABELS = [2, 3]  # 3 = n_labels: "no label"
-
-
-def write_lmrf(path, records):
-    out = bytearray()
-    out += b"LMRF" + struct.pack("<II", 1, len(records))
-    for name, arr in records:
-        arr = np.ascontiguousarray(arr)
-        dt = {np.dtype(np.float32): 0, np.dtype(np.int32): 1}[arr.dtype]
-        nb = name.encode()
-        out += struct.pack("<I", len(nb)) + nb
-        out += struct.pack("<II", dt, arr.ndim)
-        out += struct.pack("<%dq" % arr.ndim, *arr.shape)
-        out += arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-    with open(path, "wb") as f:
-        f.write(bytes(out))
-
-
-def f32(t):
-    return t.detach().to(torch.float32).numpy()
 
 
 def build(dtype):

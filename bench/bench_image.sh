@@ -63,7 +63,7 @@ loom_sample() {
     "$LOOM" imagine -m "$OUT/train/model.gguf" "ankle boot" -n 64 --steps 50 --guidance 3 --seed 1 \
         -t "$THREADS" -q -o "$OUT/sample.png" >/dev/null
     t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc -l
+    awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
 torch_sample() {
     "$PY" "$HERE/unet_torch.py" --sample 64 --sample-steps 50 --guidance 3 --threads "$THREADS" --json |
@@ -84,8 +84,8 @@ TT=$(printf '%s\n' "${tt[@]}" | median)
 LS=$(printf '%s\n' "${ls[@]}" | median)
 TS=$(printf '%s\n' "${ts[@]}" | median)
 verdict() { awk -v r="$1" 'BEGIN { print (r >= 1.0 ? "PASS" : "FAIL") }'; }
-RT=$(echo "$LT / $TT" | bc -l)
-RS=$(echo "$TS / $LS" | bc -l)
+RT=$(awk -v a="$LT" -v b="$TT" 'BEGIN { print a / b }')
+RS=$(awk -v a="$TS" -v b="$LS" 'BEGIN { print a / b }')
 echo
 printf '%-40s %10s %10s %8s  %s\n' "figure (medians)" "loom" "PyTorch" "ratio" "goal >= 1.0"
 printf '%-40s %10.1f %10.1f %7.2fx  %s\n' "training, batch 64 (images/s)" "$LT" "$TT" "$RT" "$(verdict "$RT")"

@@ -37,7 +37,7 @@ grep -q 'training on pics: 33 training images, 3 test, 3 labels (bars, corner, r
   && ok "data summary line" || not_ok "data summary line" "$(cat err.txt)"
 grep -q 'model  --size 8 --channels 1 --widths 16,32 (3 labels + no label): [0-9.]*M parameters' err.txt \
   && ok "model line with the parameter count" || not_ok "model line" "$(cat err.txt)"
-grep -q 'train  --steps 6 --batch 4 --lr 0.0002 --warmup 2 --weight-decay 0 --clip 1 --ema 0.999 --label-drop 0.1 --schedule cosine --diffusion-steps 50 --seed 7 --threads 1' err.txt \
+grep -q 'train  --steps 6 --batch 4 --lr 0.0005 --warmup 2 --weight-decay 0 --clip 1 --ema 0.999 --label-drop 0.1 --schedule cosine --diffusion-steps 50 --seed 7 --threads 1' err.txt \
   && ok "flags in effect" || not_ok "flags line" "$(cat err.txt)"
 grep -q 'img/s' err.txt && grep -q 'ETA' err.txt && ok "progress shows images/s and ETA" || not_ok "progress" "$(cat err.txt)"
 grep -q 'done after 6 steps in .*: loss [0-9.]*, validation loss [0-9.]*, [0-9.]* images/s' err.txt \
@@ -49,9 +49,9 @@ done
 [ "$(grep -c '"val_loss":' run/metrics.jsonl)" -eq 2 ] && ok "validation at steps 3 and 6" || not_ok "val_loss lines" "$(cat run/metrics.jsonl)"
 grep -q '"steps":6' run/summary.json && grep -q '"params":' run/summary.json && ok "summary.json" || not_ok "summary.json" "$(cat run/summary.json)"
 [ -z "$(ls run | grep '\.tmp\.')" ] && ok "no temporary files left" || not_ok "temporary files" "$(ls run)"
-# the warm-up: 1e-4 at step 1, 2e-4 from step 2 on
+# the warm-up: 2.5e-4 at step 1, 5e-4 from step 2 on
 lrs=$("$PY" -c 'import json, sys; print(" ".join("%g" % json.loads(l)["lr"] for l in open(sys.argv[1])))' run/metrics.jsonl)
-[ "$lrs" = "0.0001 0.0002 0.0002 0.0002 0.0002 0.0002" ] && ok "linear warm-up, then a constant rate" || not_ok "lr schedule: $lrs"
+[ "$lrs" = "0.00025 0.0005 0.0005 0.0005 0.0005 0.0005" ] && ok "linear warm-up, then a constant rate" || not_ok "lr schedule: $lrs"
 
 # ---- resume: 3 steps, then 3 more, the same losses as the 6-step run; settings from --config ----
 printf '{"size": 8, "widths": "16,32", "batch": 4, "diffusion_steps": 50, "threads": 1, "log_every": 1, "warmup": 2, "seed": 7, "sample_every": 0}\n' >tiny.json

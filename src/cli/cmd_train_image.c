@@ -20,7 +20,7 @@ static const lm_opt OPTS[] = {
     {"steps", 0, OPT_I64, O(steps), LM_ISET_STEPS, 1, 1e12, 0, NULL, "N     optimizer steps [5000]"},
     {"time-limit", 0, OPT_F64, O(time_limit_s), 0, 0, 1e9, 0, NULL, "MIN   stop (and save) after MIN minutes of training, or at --steps, whichever comes first [none]"},
     {"batch", 0, OPT_INT, O(batch), LM_ISET_BATCH, 1, 65536, 0, NULL, "N     images per step [64]"},
-    {"lr", 0, OPT_F32, O(lr), LM_ISET_LR, 1e-9, 10, 0, NULL, "F     AdamW learning rate, constant after the warm-up [2e-4]"},
+    {"lr", 0, OPT_F32, O(lr), LM_ISET_LR, 1e-9, 10, 0, NULL, "F     AdamW learning rate, constant after the warm-up [5e-4]"},
     {"warmup", 0, OPT_I64, O(warmup), LM_ISET_WARMUP, 0, 1e12, 0, NULL, "N     linear warm-up steps [min(100, steps/20)]"},
     {"weight-decay", 0, OPT_F32, O(weight_decay), LM_ISET_WD, 0, 10, 0, NULL, "F     AdamW decoupled weight decay [0]"},
     {"clip", 0, OPT_F32, O(clip), LM_ISET_CLIP, 0, 1e9, 0, NULL, "F     clip the global gradient norm to F; 0 = off [1]"},

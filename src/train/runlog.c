@@ -162,3 +162,10 @@ void lm_runlog_remove_stale(const char *dir, const char *const *names, size_t n_
     }
     closedir(d);
 }
+
+int lm_runlog_profile(lm_graph *g) {
+    const char *v = getenv("LOOM_PROFILE");
+    int on = v && *v && strcmp(v, "0");
+    if (on) lm_graph_profile(g, 1);
+    return on;
+}

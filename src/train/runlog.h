@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tensor/graph.h"
 #include "train/progress.h"
 #include "util/error.h"
 
@@ -64,6 +65,10 @@ loom_status lm_runlog_plot(const char *dir, const char *title, const char *ylabe
 
 /* DIR/summary.json: j, pretty-printed, written atomically; releases j. */
 loom_status lm_runlog_summary(const char *dir, struct json_object *j, lm_error *err);
+
+/* LOOM_PROFILE set (and not "0"): switches on per-op timing of the training graph g, for
+ * lm_graph_profile_print at the end of the run. Returns whether it did. */
+int lm_runlog_profile(lm_graph *g);
 
 /* A run killed while saving leaves NAME.tmp.PID behind (written, never renamed into place).
  * Removes those in dir whose writer is gone, so that a resumed run leaves a clean folder: NAME

@@ -467,8 +467,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         lm_rng_seed(&st.data_rng, o.seed ^ 0x5eed5eedULL);
     }
     if ((s = lm_llama_build(&lg, &model, B, T, 1, err))) goto done;
-    const char *prof = getenv("LOOM_PROFILE");
-    if (prof && *prof && strcmp(prof, "0")) lm_graph_profile(lg.g, 1);
+    int profile = lm_runlog_profile(lg.g);
     if ((s = lm_runlog_open(&metrics, metrics_path, o.resume, err))) goto done;
     starts = malloc((size_t)B * sizeof(int64_t));
     if (!starts) {
@@ -566,7 +565,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         }
     }
     lm_progress_done(&pr);
-    if (prof && *prof && strcmp(prof, "0")) lm_graph_profile_print(lg.g, log);
+    if (profile) lm_graph_profile_print(lg.g, log);
     double secs = lm_now() - t_run;
     res->steps_done = st.step;
     res->final_loss = loss;

@@ -546,10 +546,7 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     }
     if ((s = check_memory(&model, B, err))) goto done;
     if ((s = lm_unet_build(&ug, &model, B, 1, err))) goto done;
-    /* LOOM_PROFILE=1: time per op type, printed at the end (as loom train does) */
-    const char *prof = getenv("LOOM_PROFILE");
-    int profile = prof && *prof && strcmp(prof, "0");
-    if (profile) lm_graph_profile(ug.g, 1);
+    int profile = lm_runlog_profile(ug.g); /* LOOM_PROFILE=1: time per op type, printed at the end */
     if ((s = lm_mkdirs(o.out, err))) goto done;
     lm_runlog_remove_stale(o.out, NULL, 0);
     if (o.resume && (s = lm_runlog_reload(metrics_path, st.step, &tr, &va, err))) goto done;
@@ -679,7 +676,7 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
         json_object_object_add(j, "widths", json_object_new_string(wtxt));
         if ((s = lm_runlog_summary(o.out, j, err))) goto done;
     }
-    if (profile) lm_graph_profile_print(ug.g, stderr);
+    if (profile) lm_graph_profile_print(ug.g, log);
     if (!o.quiet) {
         lm_runlog_print_done(log, stopped_early, st.step, secs, loss);
         if (!isnan(val)) fprintf(log, ", validation loss %.4f", val);

@@ -40,6 +40,8 @@ static const conv_cfg CONVS[] = {
     {2, 5, 4, 3, 3, 1, 2, 0, 0}, /* 1x1 strided: through im2col */
     {1, 3, 5, 5, 4, 3, 1, 1, 1}, /* one image: images in sequence, BLAS threads each product */
     {3, 2, 6, 6, 2, 2, 2, 1, 1}, /* even kernel, padding on both sides */
+    {2, 8, 5, 6, 4, 3, 1, 1, 1}, /* 3x3 "same" with 8 input channels: the Winograd kernel */
+    {1, 9, 3, 4, 2, 3, 1, 1, 0}, /* Winograd, one image (sequential, BLAS threads), no bias */
 };
 
 static void conv_name(char *buf, size_t n, const conv_cfg *cf) {
@@ -134,6 +136,53 @@ static void test_conv2d_deterministic(void **state) {
         }
     }
     fd_free(&c);
+}
+
+/* The Winograd kernel against im2col, on random data, forward and both gradients: odd and
+ * even sides, non-square, one-pixel planes, one image and many (several chunks per thread:
+ * 64 images at 28x28 make chunks of 2), and each gradient alone. */
+static void test_conv2d_winograd(void **state) {
+    static const int S[][5] = {
+        /* B, Cin, H, W, Cout */
+        {1, 8, 7, 9, 5}, {3, 16, 6, 6, 8}, {4, 8, 5, 4, 1}, {2, 12, 1, 1, 16},
+        {5, 32, 7, 7, 16}, {64, 32, 28, 28, 32}, {7, 64, 14, 14, 8}, {2, 8, 2, 3, 3},
+    };
+    lm_rng r;
+    lm_rng_seed(&r, 77);
+    for (size_t t = 0; t < sizeof S / sizeof *S; t++) {
+        int64_t B = S[t][0], Cin = S[t][1], H = S[t][2], W = S[t][3], Cout = S[t][4];
+        size_t nx = (size_t)(B * Cin * H * W), ny = (size_t)(B * Cout * H * W), nw = (size_t)(Cout * Cin * 9);
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)Cout * 4), *dy = malloc(ny * 4);
+        float *y[2] = {malloc(ny * 4), malloc(ny * 4)}, *dx[2] = {calloc(nx, 4), calloc(nx, 4)},
+              *dw[2] = {calloc(nw, 4), calloc(nw, 4)}, *only[2] = {calloc(nx, 4), calloc(nw, 4)};
+        for (size_t i = 0; i < nx; i++) x[i] = (float)lm_rng_normal(&r);
+        for (size_t i = 0; i < nw; i++) w[i] = (float)lm_rng_normal(&r) * 0.2f;
+        for (int64_t i = 0; i < Cout; i++) b[i] = (float)lm_rng_normal(&r);
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)lm_rng_normal(&r);
+        lm_conv3x3_winograd_forward(y[0], x, w, b, B, Cin, H, W, Cout);
+        lm_conv2d_im2col_forward(y[1], x, w, b, B, Cin, H, W, Cout, 3, 1, 1);
+        lm_conv3x3_winograd_backward(dx[0], dw[0], dy, x, w, B, Cin, H, W, Cout);
+        lm_conv2d_im2col_backward(dx[1], dw[1], dy, x, w, B, Cin, H, W, Cout, 3, 1, 1);
+        lm_conv3x3_winograd_backward(only[0], NULL, dy, x, w, B, Cin, H, W, Cout);
+        lm_conv3x3_winograd_backward(NULL, only[1], dy, x, w, B, Cin, H, W, Cout);
+        const float *got[4] = {y[0], dx[0], dw[0], only[0]}, *want[4] = {y[1], dx[1], dw[1], dx[1]};
+        size_t n[4] = {ny, nx, nw, nx};
+        const char *what[4] = {"y", "dx", "dw", "dx alone"};
+        for (int k = 0; k < 4; k++) {
+            double worst = 0, scale = 0;
+            for (size_t i = 0; i < n[k]; i++) {
+                double d = fabs((double)got[k][i] - want[k][i]);
+                if (d > worst) worst = d;
+                if (fabs(want[k][i]) > scale) scale = fabs(want[k][i]);
+            }
+            if (worst > 1e-5 * scale)
+                fail_msg("winograd B%lld %lldx%lld %lld->%lld: %s differs by %.3g (max %.3g)", (long long)B,
+                         (long long)H, (long long)W, (long long)Cin, (long long)Cout, what[k], worst, scale);
+        }
+        assert_memory_equal(only[1], dw[0], nw * 4); /* dw alone: the same sums in the same order */
+        free(x), free(w), free(b), free(dy);
+        for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dw[k]), free(only[k]);
+    }
 }
 
 /* ---- the other ops ---- */
@@ -551,7 +600,8 @@ static void test_torch_chain(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_grad),     cmocka_unit_test(test_conv2d_values),
-        cmocka_unit_test(test_conv2d_deterministic), cmocka_unit_test(test_upsample2x),
+        cmocka_unit_test(test_conv2d_deterministic), cmocka_unit_test(test_conv2d_winograd),
+        cmocka_unit_test(test_upsample2x),
         cmocka_unit_test(test_groupnorm),       cmocka_unit_test(test_silu),
         cmocka_unit_test(test_concat),          cmocka_unit_test(test_transpose_tokens),
         cmocka_unit_test(test_attention_full),  cmocka_unit_test(test_scale_shift),

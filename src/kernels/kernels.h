@@ -88,13 +88,28 @@ void lm_xent_backward(float *dlogits, const float *probs, const int32_t *targets
 
 /* 2-D convolution as torch conv2d: square kernel k, stride, zero padding pad.
  * inp (B,Cin,H,W), w (Cout,Cin,k,k), b (Cout) or NULL -> out (B,Cout,Ho,Wo),
- * Ho = (H + 2*pad - k) / stride + 1, Wo likewise. im2col + sgemm, threads over images. */
+ * Ho = (H + 2*pad - k) / stride + 1, Wo likewise. 3x3 stride-1 padding-1 convolutions go to
+ * the Winograd kernel, the others to im2col + sgemm; both thread over images. */
 void lm_conv2d_forward(float *out, const float *inp, const float *w, const float *b, int64_t B, int64_t Cin,
                        int64_t H, int64_t W, int64_t Cout, int k, int stride, int pad);
 /* dinp (B,Cin,H,W) += conv^T(dout); dw (Cout,Cin,k,k) += ...; db (Cout) += sum of dout over
  * (B,Ho,Wo). Any gradient may be NULL. */
 void lm_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int k, int stride, int pad);
+
+/* The two algorithms behind lm_conv2d_*, callable on their own so that tests and
+ * bench/bench_conv.c can hold them to each other. im2col: any k, stride, pad (conv.c).
+ * Winograd F(2x2,3x3): k = 3, stride 1, pad 1 only (winograd.c). Neither backward touches
+ * the bias gradient. */
+void lm_conv2d_im2col_forward(float *out, const float *inp, const float *w, const float *b, int64_t B, int64_t Cin,
+                              int64_t H, int64_t W, int64_t Cout, int k, int stride, int pad);
+void lm_conv2d_im2col_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                               int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int k, int stride,
+                               int pad);
+void lm_conv3x3_winograd_forward(float *out, const float *inp, const float *w, const float *b, int64_t B,
+                                 int64_t Cin, int64_t H, int64_t W, int64_t Cout);
+void lm_conv3x3_winograd_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                                  int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t Cout);
 
 /* Nearest-neighbour 2x upsampling of N planes: inp (N,H,W) -> out (N,2H,2W). */
 void lm_upsample2x_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W);

@@ -1,4 +1,5 @@
-/* 2-D convolution (NCHW, square kernel, zero padding) as im2col + BLAS sgemm.
+/* 2-D convolution (NCHW, square kernel, zero padding) as im2col + BLAS sgemm, and the
+ * dispatch between it and the Winograd kernel (winograd.c) at the end of this file.
  *
  * Per image: col (K,P) holds, for every kernel tap r = (ci,ki,kj) (K = Cin*k*k) and every
  * output position p = (oh,ow) (P = Ho*Wo), the input value that tap sees there (0 in the

@@ -286,7 +286,7 @@ static void chunk_inputs(float *V, float *pad, const float *img, const geom *g) 
 
 /* scratch for one thread: the largest chunk's buffers */
 typedef struct {
-    float *V, *M, *dV, *pad, *row; /* row: 16*J floats (dd, or the 2x2J output rows) */
+    float *V, *M, *dV, *pad, *row; /* row: 16*J floats (input_row_adjoint's dd, or 4 output rows) */
 } scratch;
 
 static scratch make_scratch(const geom *g, int needV, int needdV) {

@@ -24,7 +24,7 @@
  * version lost to im2col at 7x7. Here a chunk's images sit side by side in one wide, padded
  * row per channel (plane stride S, even, with at least one zero column between planes), and
  * each transform loop runs along the whole wide row. For even W a plane brings one extra
- * tile column, whose outputs are dropped (1/8 more work at 14x14, 1/15 at 28x28).
+ * tile column, whose outputs are dropped (1/8 of the work wasted at 14x14, 1/15 at 28x28).
  *
  * Threads take contiguous ranges of images, in chunks of several images (CHUNK_BYTES); each
  * thread's dU is summed in thread order, so results are fixed for a given thread count, as
@@ -39,7 +39,8 @@
 #include "kernels/kernels.h"
 #include "util/mem.h"
 
-/* A chunk's V and M (16 * (Cin + Cout) floats per tile) are sized to about CHUNK_BYTES, so
+/* A chunk's V and M (16 * (Cin + Cout) floats per tile; the backward adds dV, 16 * Cin
+ * more) are sized to about CHUNK_BYTES, so
  * that they stay in cache between the transforms and the products, but hold at least
  * MIN_TILES tiles, below which the products' N is too small for sgemm to run well. Measured
  * with bench/bench_conv on the 2-core machine: 1-2 MB and 128-384 tiles were within noise
@@ -106,18 +107,17 @@ static void filter_transform_adjoint(float *dw, const float *dU, int64_t CC) {
     }
 }
 
-
 /* The padded wide plane is kept with its even and odd columns apart: row r's even columns
  * at pad + r*wpd, its odd ones at pad + r*wpd + half (half = wpd/2 = J+1). Tile j's patch
  * (columns 2j..2j+3) is then ev[j], od[j], ev[j+1], od[j+1]: contiguous loads, where
  * interleaved columns made GCC give up on vectorising along j. */
 
 /* pad (hp, wpd) = plane c of the images img[0..nb) (each (Cin,H,W)) side by side, pixel
- * (y,x) of image i at row y+1, column i*S+1+x, zeros elsewhere; x even lands on an odd
+ * (y,x) of image i at row y+1, column i*S+1+x; the rest (zeros) is left as it is, the same
+ * cells for every channel of a chunk. x even lands on an odd
  * column (od[i*jp + x/2]), x odd on an even one (ev[i*jp + 1 + x/2]) */
 static void load_wide(float *pad, const float *img, int64_t nb, int64_t c, const geom *g) {
     int64_t half = g->wpd / 2;
-    memset(pad, 0, (size_t)(g->hp * g->wpd) * sizeof(float));
     for (int64_t i = 0; i < nb; i++) {
         const float *x = img + (i * g->Cin + c) * g->H * g->W;
         for (int64_t y = 0; y < g->H; y++) {
@@ -141,7 +141,8 @@ static void unload_wide_add(float *dst, const float *pad, int64_t i, const geom 
 }
 
 /* v[e*es + j] = (B^T d B)[e] for the J tiles of tile row ty, d the 4x4 patch at rows
- * 2ty..2ty+3. Written out value by value: with small local arrays GCC vectorised across
+ * 2ty..2ty+3. Written out value by value, and with `omp simd` (without it GCC 12 gives up
+ * on the eight input rows' aliasing): with small local arrays GCC vectorised across
  * the four columns instead of along j. */
 static void input_row(float *restrict v, int64_t es, const float *restrict pad, int64_t ty, const geom *g) {
     int64_t half = g->wpd / 2;
@@ -256,28 +257,43 @@ static void load_row(float *o, const float *y, int r, int64_t i, const geom *g) 
     for (int64_t k = 0; k < g->W / 2; k++) od[k] = y[2 * k + 1];
 }
 
-/* images per chunk for a thread's n images: chunks of about CHUNK_BYTES, as even as
- * can be (32 images -> 4 chunks of 8, not 5+5+5+5+5+5+2) */
-static int64_t chunk_images(int64_t n, int64_t Cin, int64_t H, int64_t W, int64_t Cout) {
-    int64_t per = ((H + 1) / 2) * ((W + 2) / 2);
+/* images per chunk for a thread's n images: the fewest chunks of at most about CHUNK_BYTES,
+ * sized evenly (room for 10 images and 32 to do: 8+8+8+8, not 10+10+10+2) */
+static int64_t chunk_images(int64_t n, int64_t Cin, int64_t Cout, const geom *one) {
     int64_t tiles = CHUNK_BYTES / (64 * (Cin + Cout));
     if (tiles < MIN_TILES) tiles = MIN_TILES;
-    int64_t nb = tiles / per;
+    int64_t nb = tiles / one->nt;
     if (nb < 1) nb = 1;
-    if (nb > n) nb = n > 0 ? n : 1;
+    if (nb > n) nb = n;
     int64_t chunks = (n + nb - 1) / nb;
     return (n + chunks - 1) / chunks;
 }
 
-/* the images [*lo, *hi) of thread t of nt */
-static void thread_range(int64_t B, int t, int nt, int64_t *lo, int64_t *hi) {
-    *lo = B * t / nt;
-    *hi = B * (t + 1) / nt;
+/* One thread's share of the batch: the images [lo, hi) of thread t of nth, in chunks of nb
+ * (the last may be smaller), and scratch for the largest chunk */
+typedef struct {
+    int64_t lo, hi, nb;
+    geom g0; /* the geometry of a full chunk */
+} share;
+
+static share thread_share(int64_t B, int t, int nth, int64_t Cin, int64_t H, int64_t W, int64_t Cout) {
+    share sh = {.lo = B * t / nth, .hi = B * (t + 1) / nth};
+    geom one = make_geom(Cin, H, W, Cout, 1);
+    sh.nb = chunk_images(sh.hi - sh.lo, Cin, Cout, &one);
+    sh.g0 = make_geom(Cin, H, W, Cout, sh.nb);
+    return sh;
+}
+
+/* the geometry of the chunk that starts at image n0 */
+static geom chunk_geom(const share *sh, int64_t n0) {
+    const geom *g = &sh->g0;
+    return make_geom(g->Cin, g->H, g->W, g->Cout, sh->hi - n0 < sh->nb ? sh->hi - n0 : sh->nb);
 }
 
 /* V (16, Cin, nt) for the chunk of images img[0..g->nb) */
 static void chunk_inputs(float *V, float *pad, const float *img, const geom *g) {
     int64_t es = g->Cin * g->nt;
+    memset(pad, 0, (size_t)(g->hp * g->wpd) * sizeof(float));
     for (int64_t c = 0; c < g->Cin; c++) {
         load_wide(pad, img, g->nb, c, g);
         for (int64_t ty = 0; ty < g->th; ty++) input_row(V + c * g->nt + ty * g->J, es, pad, ty, g);
@@ -303,19 +319,17 @@ static void free_scratch(scratch *s) { free(s->V), free(s->M), free(s->dV), free
 
 void lm_conv3x3_winograd_forward(float *out, const float *inp, const float *w, const float *b, int64_t B,
                                  int64_t Cin, int64_t H, int64_t W, int64_t Cout) {
+    if (B <= 0) return;
     int64_t CC = Cout * Cin;
     float *U = lm_xcalloc((size_t)(16 * CC), sizeof(float));
     filter_transform(U, w, CC);
     int par = B >= omp_get_max_threads();
 #pragma omp parallel if (par)
     {
-        int64_t lo, hi;
-        thread_range(B, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        int64_t nb = chunk_images(hi - lo, Cin, H, W, Cout);
-        geom g0 = make_geom(Cin, H, W, Cout, nb);
-        scratch s = make_scratch(&g0, 1, 0);
-        for (int64_t n0 = lo; n0 < hi; n0 += nb) {
-            geom g = make_geom(Cin, H, W, Cout, hi - n0 < nb ? hi - n0 : nb);
+        share sh = thread_share(B, omp_get_thread_num(), omp_get_num_threads(), Cin, H, W, Cout);
+        scratch s = make_scratch(&sh.g0, 1, 0);
+        for (int64_t n0 = sh.lo; n0 < sh.hi; n0 += sh.nb) {
+            geom g = chunk_geom(&sh, n0);
             int64_t nt = g.nt;
             chunk_inputs(s.V, s.pad, inp + n0 * Cin * H * W, &g);
             for (int e = 0; e < 16; e++)
@@ -336,7 +350,7 @@ void lm_conv3x3_winograd_forward(float *out, const float *inp, const float *w, c
 
 void lm_conv3x3_winograd_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                                   int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t Cout) {
-    if (!dinp && !dw) return;
+    if ((!dinp && !dw) || B <= 0) return;
     int64_t CC = Cout * Cin;
     float *U = dinp ? lm_xcalloc((size_t)(16 * CC), sizeof(float)) : NULL;
     if (U) filter_transform(U, w, CC);
@@ -350,14 +364,11 @@ void lm_conv3x3_winograd_backward(float *dinp, float *dw, const float *dout, con
         int t = omp_get_thread_num();
 #pragma omp single
         used = omp_get_num_threads();
-        int64_t lo, hi;
-        thread_range(B, t, omp_get_num_threads(), &lo, &hi);
-        int64_t nb = chunk_images(hi - lo, Cin, H, W, Cout);
-        geom g0 = make_geom(Cin, H, W, Cout, nb);
-        scratch s = make_scratch(&g0, dw != NULL, dinp != NULL);
+        share sh = thread_share(B, t, omp_get_num_threads(), Cin, H, W, Cout);
+        scratch s = make_scratch(&sh.g0, dw != NULL, dinp != NULL);
         float *mydU = dU ? dU + (int64_t)t * 16 * CC : NULL;
-        for (int64_t n0 = lo; n0 < hi; n0 += nb) {
-            geom g = make_geom(Cin, H, W, Cout, hi - n0 < nb ? hi - n0 : nb);
+        for (int64_t n0 = sh.lo; n0 < sh.hi; n0 += sh.nb) {
+            geom g = chunk_geom(&sh, n0);
             int64_t nt = g.nt, J = g.J;
             /* dM from dout: its 2x2 blocks, zero in the gaps between planes and past the edges */
             for (int64_t co = 0; co < Cout; co++)

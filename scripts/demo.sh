@@ -2,6 +2,11 @@
 # make demo: train a small model on Debian's fortunes for a few minutes.
 # usage: scripts/demo.sh LOOM_BINARY DATA OUT_DIR
 set -euo pipefail
+# Idle OpenMP threads sleep instead of spinning: a demo runs while its user does other things,
+# and spinning threads that share two cores with anything else slow to a crawl (the image demo
+# fell to 16 images/s for three minutes while a test ran beside it; 121 in a quiet run). On an idle
+# machine spinning is about 5% faster; set OMP_WAIT_POLICY=ACTIVE to have it.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 loom=${1:-build/loom}
 data=${2:-/usr/share/games/fortunes}
 out=${3:-runs/demo}

@@ -3,6 +3,11 @@
 # (a fixed list of modules held out), then complete a held-out function on screen.
 # usage: scripts/demo_code.sh LOOM_BINARY [OUT_DIR]
 set -euo pipefail
+# Idle OpenMP threads sleep instead of spinning: a demo runs while its user does other things,
+# and spinning threads that share two cores with anything else slow to a crawl (the image demo
+# fell to 16 images/s for three minutes while a test ran beside it; 121 in a quiet run). On an idle
+# machine spinning is about 5% faster; set OMP_WAIT_POLICY=ACTIVE to have it.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 loom=${1:-build/loom}
 out=${2:-runs/demo-code}
 minutes=${DEMO_MINUTES:-4}

@@ -189,7 +189,9 @@ static void bias_backward(float *db, const float *dout, int64_t B, int64_t Cout,
 /* Winograd F(2x2,3x3) for the 3x3 "same" convolutions (see winograd.c), im2col for the rest
  * and for few input channels, where the transforms cost more than the products they save
  * (1 -> 32 channels at 28x28: 1.6 ms against 0.5 ms forward) */
-static int use_winograd(int64_t Cin, int k, int stride, int pad) { return k == 3 && stride == 1 && pad == 1 && Cin >= 8; }
+static int use_winograd(int64_t Cin, int k, int stride, int pad) {
+    return k == 3 && stride == 1 && pad == 1 && Cin >= 8;
+}
 
 void lm_conv2d_forward(float *out, const float *inp, const float *w, const float *b, int64_t B, int64_t Cin,
                        int64_t H, int64_t W, int64_t Cout, int k, int stride, int pad) {

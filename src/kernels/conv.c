@@ -159,12 +159,7 @@ void lm_conv2d_im2col_backward(float *dinp, float *dw, const float *dout, const 
         free(dcol);
     }
     if (part) {
-        int64_t nw = Cout * K;
-        for (int t = 1; t < used; t++) {
-            const float *pt = part + (int64_t)(t - 1) * nw;
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < nw; i++) dw[i] += pt[i];
-        }
+        lm_add_rows(dw, part, used - 1, Cout * K);
         free(part);
     }
 }

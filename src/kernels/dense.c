@@ -103,7 +103,7 @@ void lm_adamw_update(float *p, const float *g, float *m, float *v, int64_t n, fl
     }
 }
 
-double lm_sumsq(const float *x, int64_t n) {
+double lm_sumsq_diff(const float *x, const float *y, int64_t n) {
     /* Fixed-size blocks, summed in block order afterwards: the result does not depend on
      * the thread count (a plain OpenMP reduction combines partials in no fixed order). */
     enum { BLK = 8192, MAXB = 4096 };
@@ -115,12 +115,25 @@ double lm_sumsq(const float *x, int64_t n) {
     for (int64_t b = 0; b < nb; b++) {
         double s = 0.0;
         int64_t e = (b + 1) * blk < n ? (b + 1) * blk : n;
-        for (int64_t i = b * blk; i < e; i++) s += (double)x[i] * x[i];
+        for (int64_t i = b * blk; i < e; i++) {
+            double d = (double)x[i] - (y ? (double)y[i] : 0.0);
+            s += d * d;
+        }
         partial[b] = s;
     }
     double total = 0.0;
     for (int64_t b = 0; b < nb; b++) total += partial[b];
     return total;
+}
+
+double lm_sumsq(const float *x, int64_t n) { return lm_sumsq_diff(x, NULL, n); }
+
+void lm_add_rows(float *dst, const float *rows, int nrows, int64_t n) {
+    for (int r = 0; r < nrows; r++) {
+        const float *row = rows + (int64_t)r * n;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) dst[i] += row[i];
+    }
 }
 
 void lm_scale(float *x, int64_t n, float s) {

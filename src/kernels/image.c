@@ -297,25 +297,8 @@ void lm_add_bias_backward(float *dinp, float *db, const float *dout, int64_t N, 
 /* ---- MSE loss ---- */
 
 float lm_mse_forward(const float *pred, const float *target, int64_t N) {
-    /* fixed-size blocks summed in block order (as lm_sumsq): independent of the thread count */
-    enum { BLK = 8192, MAXB = 4096 };
-    double partial[MAXB];
-    int64_t blk = (N + MAXB - 1) / MAXB;
-    if (blk < BLK) blk = BLK;
-    int64_t nb = (N + blk - 1) / blk;
-#pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < nb; q++) {
-        double s = 0.0;
-        int64_t e = (q + 1) * blk < N ? (q + 1) * blk : N;
-        for (int64_t i = q * blk; i < e; i++) {
-            double d = (double)pred[i] - (double)target[i];
-            s += d * d;
-        }
-        partial[q] = s;
-    }
-    double total = 0.0;
-    for (int64_t q = 0; q < nb; q++) total += partial[q];
-    return N ? (float)(total / (double)N) : 0.0f;
+    /* lm_sumsq's fixed blocks: independent of the thread count */
+    return N ? (float)(lm_sumsq_diff(pred, target, N) / (double)N) : 0.0f;
 }
 
 void lm_mse_backward(float *dpred, const float *pred, const float *target, float dloss, int64_t N) {

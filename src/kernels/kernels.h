@@ -175,6 +175,11 @@ void lm_set_threads(int n);
 
 /* Sum of squares in double (for the global gradient norm), deterministic. */
 double lm_sumsq(const float *x, int64_t n);
+/* Sum of (x - y)^2 in double, the same blocks as lm_sumsq (y NULL: lm_sumsq). */
+double lm_sumsq_diff(const float *x, const float *y, int64_t n);
+/* dst (n) += each row of rows (nrows, n), row by row: per-thread partials added in thread
+ * order, so that the sum is fixed for a given thread count. */
+void lm_add_rows(float *dst, const float *rows, int nrows, int64_t n);
 /* x *= s */
 void lm_scale(float *x, int64_t n, float s);
 

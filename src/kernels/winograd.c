@@ -384,6 +384,8 @@ void lm_conv3x3_winograd_backward(float *dinp, float *dw, const float *dout, con
                     output_row_adjoint(s.M + co * nt + ty * J, Cout * nt, s.row, &g);
                 }
             if (dw) {
+                /* V again, not kept from the forward: that would hold 4x each input of every
+                 * convolution in the graph until its backward */
                 chunk_inputs(s.V, s.pad, inp + n0 * Cin * H * W, &g);
                 for (int e = 0; e < 16; e++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Cout, (int)Cin, (int)nt, 1.0f,
@@ -407,12 +409,7 @@ void lm_conv3x3_winograd_backward(float *dinp, float *dw, const float *dout, con
         free_scratch(&s);
     }
     if (dU) {
-        int64_t n = 16 * CC;
-        for (int t = 1; t < used; t++) {
-            const float *pt = dU + (int64_t)t * n;
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < n; i++) dU[i] += pt[i];
-        }
+        lm_add_rows(dU, dU + 16 * CC, used - 1, 16 * CC);
         filter_transform_adjoint(dw, dU, CC);
         free(dU);
     }

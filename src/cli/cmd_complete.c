@@ -282,8 +282,7 @@ int lm_cmd_complete(int argc, char **argv) {
 oom:
     lm_fail(&err, LOOM_ERR_NOMEM, "out of memory");
 fail:
-    fprintf(stderr, "loom complete: %s\n", err.msg);
-    rc = 1;
+    rc = lm_cli_report("complete", &err);
 done:
     lm_complete_result_free(&res);
     lm_infer_free(&inf);

@@ -215,8 +215,7 @@ int lm_cmd_eval_code(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "loom eval-code: %s\n", err.msg);
-    rc = 1;
+    rc = lm_cli_report("eval-code", &err);
 done:
     if (sink.f && fclose(sink.f) && !rc) {
         fprintf(stderr, "loom eval-code: could not finish writing '%s' (disk full?)\n", g.samples);

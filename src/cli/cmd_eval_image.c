@@ -16,6 +16,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "data/images.h"
 #include "formats/classifier_gguf.h"
 #include "formats/gguf.h"
@@ -570,8 +571,7 @@ int lm_cmd_eval_image(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "loom eval-image: %s\n", err.msg);
-    rc = 1;
+    rc = lm_cli_report("eval-image", &err);
 done:
     lm_gauss_free(&ga);
     lm_gauss_free(&gt);

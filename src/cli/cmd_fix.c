@@ -208,8 +208,7 @@ int lm_cmd_fix(int argc, char **argv) {
 oom:
     lm_fail(&err, LOOM_ERR_NOMEM, "out of memory");
 fail:
-    fprintf(stderr, "loom fix: %s\n", err.msg);
-    rc = 1;
+    rc = lm_cli_report("fix", &err);
 done:
     lm_repair_result_free(&res);
     lm_infer_free(&inf);

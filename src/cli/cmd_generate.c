@@ -131,20 +131,20 @@ int lm_cmd_generate(int argc, char **argv) {
     rc = 1;
     lm_set_threads(g.threads);
     if (lm_llama_load_gguf(g.model, &m, &tok, &err)) {
-        fprintf(stderr, "loom generate: %s\n", err.msg);
-        return 1;
+        rc = lm_cli_report("generate", &err);
+        return rc;
     }
     if (lm_read_prompt(g.prompt, g.file, &text, &text_len, &err)) {
-        fprintf(stderr, "loom generate: %s\n", err.msg);
+        rc = lm_cli_report("generate", &err);
         goto done;
     }
     int n_ids;
     if (lm_encode_text(&tok, text, text_len, &ids, &n_ids, &err)) {
-        fprintf(stderr, "loom generate: %s\n", err.msg);
+        rc = lm_cli_report("generate", &err);
         goto done;
     }
     if (lm_infer_create(&inf, &m, g.ctx_size, &err)) {
-        fprintf(stderr, "loom generate: %s\n", err.msg);
+        rc = lm_cli_report("generate", &err);
         goto done;
     }
     const char *stops[LM_STRLIST_MAX];
@@ -163,7 +163,7 @@ int lm_cmd_generate(int argc, char **argv) {
     lm_gen_stats st;
     if (lm_generate(&inf, &tok, ids, n_ids, &go, on_token, &os, &st, &err)) {
         if (!os.prompt && !os.jsonl) printf("\n");
-        fprintf(stderr, "loom generate: %s\n", err.msg);
+        rc = lm_cli_report("generate", &err);
         goto done;
     }
     echo_prompt(&os);

@@ -132,7 +132,7 @@ int lm_cmd_imagine(int argc, char **argv) {
     rc = 1;
     lm_set_threads(io.threads);
     if (lm_unet_load_gguf(io.model, &m, &d, &labels, &err)) {
-        fprintf(stderr, "loom imagine: %s\n", err.msg);
+        rc = lm_cli_report("imagine", &err);
         lm_args_free(&a);
         return 1;
     }
@@ -145,7 +145,7 @@ int lm_cmd_imagine(int argc, char **argv) {
     }
     int label;
     if (lm_label_match(a.positional[0], labels, c->n_labels, &label, &err)) {
-        fprintf(stderr, "loom imagine: %s\n", err.msg);
+        rc = lm_cli_report("imagine", &err);
         rc = 2;
         goto done;
     }
@@ -197,7 +197,7 @@ int lm_cmd_imagine(int argc, char **argv) {
     pr.t0 = lm_now();
     if (lm_imagine(&m, &d, ids, io.n, &o, img, &err)) {
         if (pr.tty && !io.quiet) fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "loom imagine: %s\n", err.msg);
+        rc = lm_cli_report("imagine", &err);
         goto done;
     }
     double secs = lm_now() - pr.t0;
@@ -207,12 +207,12 @@ int lm_cmd_imagine(int argc, char **argv) {
     const char *grid_path = io.out ? io.out : io.out_dir ? NULL : "imagine.png";
     lm_grid g = {.n = io.n, .C = c->channels, .H = c->size, .W = c->size, .f32 = img, .cols = io.cols, .scale = scale};
     if (grid_path && lm_grid_write_png(grid_path, &g, &err)) {
-        fprintf(stderr, "loom imagine: %s\n", err.msg);
+        rc = lm_cli_report("imagine", &err);
         goto done;
     }
     if (io.out_dir) {
         if (lm_mkdirs(io.out_dir, &err)) {
-            fprintf(stderr, "loom imagine: %s\n", err.msg);
+            rc = lm_cli_report("imagine", &err);
             goto done;
         }
         char stem[64];
@@ -226,7 +226,7 @@ int lm_cmd_imagine(int argc, char **argv) {
             loom_status s = path ? lm_grid_write_png(path, &one, &err) : lm_fail(&err, LOOM_ERR_NOMEM, "out of memory");
             free(path);
             if (s) {
-                fprintf(stderr, "loom imagine: %s\n", err.msg);
+                rc = lm_cli_report("imagine", &err);
                 goto done;
             }
         }
@@ -254,7 +254,7 @@ int lm_cmd_imagine(int argc, char **argv) {
         loom_status s = lm_grid_write_png(spath, &sg, &err);
         free(capbuf);
         if (s) {
-            fprintf(stderr, "loom imagine: %s\n", err.msg);
+            rc = lm_cli_report("imagine", &err);
             goto done;
         }
     }

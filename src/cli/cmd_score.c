@@ -76,8 +76,8 @@ int lm_cmd_score(int argc, char **argv) {
     lm_llama m;
     lm_tokenizer tok;
     if (lm_llama_load_gguf(so.model, &m, &tok, &err)) {
-        fprintf(stderr, "loom score: %s\n", err.msg);
-        return 1;
+        rc = lm_cli_report("score", &err);
+        return rc;
     }
     rc = 1;
     char *text = NULL;
@@ -160,7 +160,7 @@ int lm_cmd_score(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "loom score: %s\n", err.msg);
+    rc = lm_cli_report("score", &err);
 done:
     lm_infer_free(&inf);
     free(sc);

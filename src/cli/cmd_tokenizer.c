@@ -23,7 +23,7 @@ typedef struct tok_opts {
 #define O(f) offsetof(tok_opts, f)
 static const lm_opt TRAIN_OPTS[] = {
     {"data", 0, OPT_STR, O(data), 0, 0, 0, 0, NULL, "PATH   text file or folder of text files (required)"},
-    {"vocab-size", 0, OPT_INT, O(vocab_size), 0, 0, 1e9, 0, NULL, "N  tokens, 4 special tokens included (260..1048576) [4096]"},
+    {"vocab-size", 0, OPT_INT, O(vocab_size), 0, 260, 1048576, 0, NULL, "N  tokens, 4 special tokens included (260..1048576) [4096]"},
     {"out", 'o', OPT_STR, O(out), 0, 0, 0, 0, NULL, "FILE     where the tokenizer goes (required)"},
     {"pattern", 0, OPT_CHOICE, O(pattern), 0, 0, 0, 0, "gpt4|gpt2", "PAT   pre-split regex: GPT-4's (cl100k) or GPT-2's [gpt4]"},
     {"threads", 't', OPT_INT, O(threads), 0, 1, 1024, 0, NULL, "N     threads [all cores]"},
@@ -68,8 +68,8 @@ static int cmd_train(int argc, char **argv) {
     lm_error err = {0};
     lm_corpus c;
     if (lm_corpus_read(&c, o.data, NULL, NULL, &err)) {
-        fprintf(stderr, "loom tokenizer train: %s\n", err.msg);
-        return 1;
+        rc = lm_cli_report("tokenizer train", &err);
+        return rc;
     }
     static const char *const specials[] = {"<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"};
     lm_bpe_train_opts bo = {.vocab_size = o.vocab_size, .pattern = o.pattern ? LM_BPE_PATTERN_GPT2 : LM_BPE_PATTERN_GPT4,
@@ -81,7 +81,7 @@ static int cmd_train(int argc, char **argv) {
     double t0 = lm_now();
     rc = 1;
     if (lm_bpe_train(&b, c.text, (size_t)c.n_bytes, &bo, &err) || lm_bpe_save(b, o.out, &err)) {
-        fprintf(stderr, "loom tokenizer train: %s\n", err.msg);
+        rc = lm_cli_report("tokenizer train", &err);
     } else {
         if (!o.quiet)
             fprintf(stderr, "loom: %d tokens learned from %lld bytes in %.1fs, written to %s\n", lm_bpe_vocab_size(b),
@@ -129,8 +129,8 @@ static int cmd_use(const char *what, int argc, char **argv) {
     lm_error err = {0};
     lm_tokenizer tok;
     if (load_tokenizer(o.tokenizer, &tok, &err)) {
-        fprintf(stderr, "loom %s: %s\n", name, err.msg);
-        return 1;
+        rc = lm_cli_report(name, &err);
+        return rc;
     }
     char *text = NULL;
     size_t len = 0;
@@ -228,7 +228,7 @@ static int cmd_use(const char *what, int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "loom %s: %s\n", name, err.msg);
+    rc = lm_cli_report(name, &err);
 done:
     free(text);
     lm_tokenizer_free(&tok);

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "train/train.h"
 
 #define O(f) offsetof(lm_train_opts, f)
@@ -17,9 +18,9 @@ static const lm_opt OPTS[] = {
     {"fim-rate", 0, OPT_F32, O(fim_rate), LM_SET_FIM_RATE, 0, 1, 0, NULL, "F  share of training documents rearranged for fill-in-the-middle [0.5 with --code, else 0]"},
     {"fim-spm-rate", 0, OPT_F32, O(fim_spm_rate), LM_SET_FIM_SPM, 0, 1, 0, NULL, "F  share of those in suffix-prefix-middle order, the rest prefix-suffix-middle [0.5]"},
     {"tokenizer", 0, OPT_CHOICE, O(tokenizer), LM_SET_TOKENIZER, 0, 0, 0, "byte|bpe", "KIND byte (256 bytes + <|endoftext|>) or bpe, trained on the corpus [byte; bpe with --code]"},
-    {"vocab-size", 0, OPT_INT, O(vocab_size), 0, 0, 1e9, 0, NULL, "N  BPE: tokens, specials included (260..1048576) [4096]"},
-    {"tokenizer-file", 0, OPT_STR, O(tokenizer_file), 0, 0, 0, 0, NULL, "FILE use this loom tokenizer (loom tokenizer train) [train one]"},
-    {"bpe-pattern", 0, OPT_CHOICE, O(bpe_gpt2_pattern), 0, 0, 0, 0, "gpt4|gpt2", "PAT BPE pre-split regex [gpt4]"},
+    {"vocab-size", 0, OPT_INT, O(vocab_size), LM_SET_VOCAB, 260, 1048576, 0, NULL, "N  BPE: tokens, specials included (260..1048576) [4096]"},
+    {"tokenizer-file", 0, OPT_STR, O(tokenizer_file), LM_SET_TOKFILE, 0, 0, 0, NULL, "FILE use this loom tokenizer (loom tokenizer train) [train one]"},
+    {"bpe-pattern", 0, OPT_CHOICE, O(bpe_gpt2_pattern), LM_SET_BPE_PATTERN, 0, 0, 0, "gpt4|gpt2", "PAT BPE pre-split regex [gpt4]"},
     {"layers", 0, OPT_INT, O(model.layers), LM_SET_LAYERS, 1, 1024, 0, NULL, "N    transformer blocks (default: sized to the corpus, 4 for < 3M tokens)"},
     {"heads", 0, OPT_INT, O(model.heads), LM_SET_HEADS, 1, 4096, 0, NULL, "N     attention heads (default 4)"},
     {"kv-heads", 0, OPT_INT, O(model.kv_heads), LM_SET_KV_HEADS, 1, 4096, 0, NULL, "N  key/value heads; fewer than --heads is grouped-query attention (default: = heads)"},
@@ -29,24 +30,25 @@ static const lm_opt OPTS[] = {
     {"tied", 0, OPT_FLAG, O(model.tied), LM_SET_TIED, 0, 0, 1, NULL, "        output head shares the token embedding (default)"},
     {"untied", 0, OPT_FLAG, O(model.tied), LM_SET_TIED, 0, 0, 0, NULL, "      separate output head"},
     {"batch", 0, OPT_INT, O(batch), LM_SET_BATCH, 1, 65536, 0, NULL, "N     windows per micro-batch (default 12)"},
-    {"grad-accum", 0, OPT_INT, O(grad_accum), 0, 1, 65536, 0, NULL, "N micro-batches per optimizer step (default 1)"},
-    {"steps", 0, OPT_I64, O(steps), LM_SET_STEPS, 1, 1e12, 0, NULL, "N     optimizer steps (default: ~3 passes over the data, 200..5000)"},
-    {"lr", 0, OPT_F32, O(lr), 0, 1e-9, 10, 0, NULL, "F        peak learning rate (default 1e-3)"},
+    {"grad-accum", 0, OPT_INT, O(grad_accum), LM_SET_GRAD_ACCUM, 1, 65536, 0, NULL, "N micro-batches per optimizer step (default 1)"},
+    {"steps", 0, OPT_I64, O(steps), LM_SET_STEPS, 1, LM_MAX_STEPS, 0, NULL, "N     optimizer steps (default: ~3 passes over the data, 200..5000)"},
+    {"lr", 0, OPT_F32, O(lr), LM_SET_LR, 1e-9, 10, 0, NULL, "F        peak learning rate (default 1e-3)"},
     {"min-lr", 0, OPT_F32, O(min_lr), LM_SET_MIN_LR, 0, 10, 0, NULL, "F    learning rate at the end of the cosine decay (default lr/10)"},
     {"warmup", 0, OPT_I64, O(warmup), LM_SET_WARMUP, 0, 1e12, 0, NULL, "N    linear warm-up steps (default min(100, steps/20))"},
-    {"weight-decay", 0, OPT_F32, O(weight_decay), 0, 0, 10, 0, NULL, "F AdamW decoupled weight decay, not on norms (default 0.1)"},
-    {"beta1", 0, OPT_F32, O(beta1), 0, 0, 0.999999, 0, NULL, "F     AdamW beta1 (default 0.9)"},
-    {"beta2", 0, OPT_F32, O(beta2), 0, 0, 0.999999, 0, NULL, "F     AdamW beta2 (default 0.99)"},
-    {"clip", 0, OPT_F32, O(clip), 0, 0, 1e9, 0, NULL, "F      clip the global gradient norm to F; 0 = off (default 1.0)"},
-    {"seed", 0, OPT_I64, O(seed), 0, 0, 9.2e18, 0, NULL, "N      random seed for weights and batches (default 1337)"},
+    {"weight-decay", 0, OPT_F32, O(weight_decay), LM_SET_WD, 0, 10, 0, NULL, "F AdamW decoupled weight decay, not on norms (default 0.1)"},
+    {"beta1", 0, OPT_F32, O(beta1), LM_SET_BETA1, 0, 0.999999, 0, NULL, "F     AdamW beta1 (default 0.9)"},
+    {"beta2", 0, OPT_F32, O(beta2), LM_SET_BETA2, 0, 0.999999, 0, NULL, "F     AdamW beta2 (default 0.99)"},
+    {"clip", 0, OPT_F32, O(clip), LM_SET_CLIP, 0, 1e9, 0, NULL, "F      clip the global gradient norm to F; 0 = off (default 1.0)"},
+    {"seed", 0, OPT_I64, O(seed), LM_SET_SEED, 0, 9.2e18, 0, NULL, "N      random seed for weights and batches (default 1337)"},
     {"threads", 0, OPT_INT, O(threads), LM_SET_THREADS, 1, 1024, 0, NULL, "N   threads (default: all cores)"},
-    {"val-split", 0, OPT_F32, O(val_frac), 0, 0, 0.9, 0, NULL, "F share of the data (its end) held out for validation (default 0.1)"},
+    {"val-split", 0, OPT_F32, O(val_frac), LM_SET_VAL_SPLIT, 0, 0.9, 0, NULL, "F share of the data (its end) held out for validation (default 0.1)"},
     {"eval-every", 0, OPT_I64, O(eval_every), 0, 0, 1e12, 0, NULL, "N validation loss every N steps; 0 = at the end only (default 250)"},
-    {"eval-iters", 0, OPT_INT, O(eval_iters), 0, 1, 1e6, 0, NULL, "N batches per validation estimate (default 50)"},
+    {"eval-iters", 0, OPT_INT, O(eval_iters), LM_SET_EVAL_ITERS, 1, 1e6, 0, NULL, "N batches per validation estimate (default 50)"},
     {"save-every", 0, OPT_I64, O(save_every), 0, 0, 1e12, 0, NULL, "N checkpoint and model.gguf every N steps; 0 = at the end (default 500)"},
     {"log-every", 0, OPT_I64, O(log_every), 0, 0, 1e12, 0, NULL, "N  a metrics line every N steps (default 10)"},
     {"time-limit", 0, OPT_F64, O(time_limit_s), 0, 0, 1e9, 0, NULL, "MIN stop (and save) after MIN minutes of training (default: none)"},
     {"resume", 0, OPT_FLAG, O(resume), 0, 0, 0, 1, NULL, "      continue from DIR/checkpoint.bin exactly where it stopped"},
+    {"overwrite", 0, OPT_FLAG, O(overwrite), 0, 0, 0, 1, NULL, "   start afresh in a DIR that holds a run (it is replaced)"},
     {"progress", 0, OPT_CHOICE, O(progress), 0, 0, 0, 0, "plain|bar|auto", "MODE auto, bar or plain (default auto: a bar on a terminal)"},
     {"quiet", 0, OPT_FLAG, O(quiet), 0, 0, 0, 1, NULL, "       print errors only"},
 };
@@ -111,8 +113,7 @@ int lm_cmd_train(int argc, char **argv) {
     lm_train_result res;
     lm_error err = {0};
     if (lm_train(&o, set, &res, &err) != LOOM_OK) {
-        fprintf(stderr, "loom train: %s\n", err.msg);
-        rc = 1;
+        rc = lm_cli_report("train", &err);
     }
     lm_args_free(&a);
     return rc;

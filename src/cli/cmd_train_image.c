@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "train/train_image.h"
 
 /* The flags' destination: the options, plus what arrives as text and is parsed afterwards. */
@@ -90,7 +91,7 @@ int lm_cmd_train_image(int argc, char **argv) {
         fprintf(stderr, "loom train-image: --out DIR is required (example: loom train-image --out runs/fashion)\n");
         rc = 2;
     } else if (c.widths && lm_parse_widths(c.widths, o->widths, &o->levels, &err) != LOOM_OK) {
-        fprintf(stderr, "loom train-image: %s\n", err.msg);
+        rc = lm_cli_report("train-image", &err);
         rc = 2;
     } else if (o->channels == 2) {
         fprintf(stderr, "loom train-image: --channels must be 1 (grey) or 3 (RGB), not 2\n");
@@ -102,7 +103,7 @@ int lm_cmd_train_image(int argc, char **argv) {
     }
     lm_train_image_result res;
     if (lm_train_image(o, a.set, &res, &err) != LOOM_OK) {
-        fprintf(stderr, "loom train-image: %s\n", err.msg);
+        rc = lm_cli_report("train-image", &err);
         rc = err.code == LOOM_ERR_ARG ? 2 : 1;
     }
     lm_args_free(&a);

@@ -7,6 +7,11 @@
 
 #include "util/io.h"
 
+int lm_cli_report(const char *cmd, const lm_error *err) {
+    fprintf(stderr, "loom %s: %s\n", cmd, err->msg[0] ? err->msg : loom_status_string(err->code));
+    return err->code == LOOM_ERR_ARG ? 2 : 1;
+}
+
 loom_status lm_read_prompt(const char *prompt, const char *file, char **text, size_t *len, lm_error *err) {
     if (prompt) {
         *len = strlen(prompt);

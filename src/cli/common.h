@@ -10,6 +10,10 @@
 #include "kernels/kernels.h"
 #include "util/error.h"
 
+/* Prints "loom CMD: MESSAGE" to standard error and returns the exit status: 2 when the command
+ * line is at fault (LOOM_ERR_ARG: a flag's value, a missing or conflicting flag, a flag that
+ * disagrees with the run being resumed), 1 for everything else (files, data, the machine). */
+int lm_cli_report(const char *cmd, const lm_error *err);
 /* The prompt from -p TEXT, -f FILE, or standard input when it is not a terminal. */
 loom_status lm_read_prompt(const char *prompt, const char *file, char **text, size_t *len, lm_error *err);
 /* The seed a command samples with: the --seed value, or one from the clock and process id for -1. */

@@ -820,7 +820,8 @@ void lm_gguf_close(lm_gguf *g) {
 
 /* Maps the file (or, where mmap is unavailable, reads it) into g->base. */
 static loom_status map_file(lm_gguf *g, const char *path, lm_error *err) {
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO with no writer must be refused below, not block the open for ever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return lm_fail(err, LOOM_ERR_IO, "cannot open '%s': %s (check the path)", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -100,14 +100,14 @@ static void parse_header(const uint8_t *buf, lm_train_opts *o, lm_llama_config *
     lm_ckpt_fields_read(f, k, buf + 8);
 }
 
-loom_status lm_ckpt_peek(const char *path, lm_train_opts *o, lm_llama_config *cfg, lm_error *err) {
+loom_status lm_ckpt_peek(const char *path, lm_train_opts *o, lm_llama_config *cfg, lm_ckpt_state *st,
+                         lm_error *err) {
     uint8_t *buf;
     size_t len;
     loom_status s = read_verified(path, &buf, &len, err);
     if (s) return s;
-    lm_ckpt_state st;
     uint64_t n;
-    parse_header(buf, o, cfg, &st, &n);
+    parse_header(buf, o, cfg, st, &n);
     free(buf);
     return lm_llama_check_config(cfg, err) ? lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model: %s",
                                                      path, err->msg)

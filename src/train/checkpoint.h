@@ -24,8 +24,9 @@ typedef struct lm_ckpt_state {
 loom_status lm_ckpt_save(const char *path, const lm_train_opts *o, const lm_llama *m, const float *adam_m,
                          const float *adam_v, const lm_ckpt_state *st, lm_error *err);
 
-/* Reads a checkpoint's options and model configuration only (to build the model). */
-loom_status lm_ckpt_peek(const char *path, lm_train_opts *o, lm_llama_config *cfg, lm_error *err);
+/* Reads a checkpoint's options, model configuration and state only (to build the model). */
+loom_status lm_ckpt_peek(const char *path, lm_train_opts *o, lm_llama_config *cfg, lm_ckpt_state *st,
+                         lm_error *err);
 
 /* Loads the arrays into an already created model of the same configuration. */
 loom_status lm_ckpt_load(const char *path, lm_llama *m, float *adam_m, float *adam_v, lm_ckpt_state *st,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "data/bpe.h"
 #include "data/code_corpus.h"
@@ -134,29 +135,50 @@ static const char *const RUN_FILES[] = {"checkpoint.bin", "model.gguf", "metrics
 
 static void warn_stderr(void *ud, const char *msg) { fprintf(stderr, "loom: warning: %s\n", msg); }
 
-/* The byte tokenizer, or a BPE one: given (--tokenizer-file), reused from the run folder (same
- * vocabulary size: a resumed run must see the same ids), or trained on the training part of the
- * corpus and saved there as tokenizer.bin. */
+/* Whether two files hold the same bytes. */
+static int same_file_content(const char *a, const char *b) {
+    uint8_t *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    int same = lm_read_file(a, 0, &x, &nx, NULL) == LOOM_OK && lm_read_file(b, 0, &y, &ny, NULL) == LOOM_OK &&
+               nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* The byte tokenizer, or a BPE one: given (--tokenizer-file), or trained on the training part of
+ * the corpus, and saved in the run folder as tokenizer.bin. A resumed run must see the same ids,
+ * so it uses that copy, and refuses to go on without it (training a new one would silently give
+ * the old weights a new vocabulary). */
 static loom_status setup_tokenizer(lm_train_opts *o, const lm_corpus *c, lm_tokenizer *tok, lm_error *err) {
     if (o->tokenizer != LM_TRAIN_TOK_BPE) return lm_tokenizer_byte(tok, err);
     loom_status s;
     lm_bpe *b = NULL;
     char *saved = lm_path_join(o->out, "tokenizer.bin");
     if (!saved) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    if (o->tokenizer_file) {
+    if (o->resume) {
+        if (access(saved, F_OK) != 0) {
+            s = lm_fail(err, LOOM_ERR_DATA, "cannot resume: the run's tokenizer '%s' is missing (put it back, or "
+                        "start a new run)", saved);
+        } else if ((s = lm_bpe_load(saved, &b, err))) {
+            s = lm_fail(err, s, "cannot resume: the run's tokenizer is unusable: %s", err->msg);
+        } else if (lm_bpe_vocab_size(b) != o->vocab_size) {
+            s = lm_fail(err, LOOM_ERR_DATA, "cannot resume: '%s' has %d tokens but the run was trained with %d (put "
+                        "back the run's tokenizer.bin)", saved, lm_bpe_vocab_size(b), o->vocab_size);
+        } else if (o->tokenizer_file && !same_file_content(o->tokenizer_file, saved)) {
+            s = lm_fail(err, LOOM_ERR_ARG, "--tokenizer-file '%s' is not the tokenizer the run was trained with (%s; "
+                        "drop the flag to resume)", o->tokenizer_file, saved);
+        } else if (!o->quiet) {
+            fprintf(stderr, "loom: the run's tokenizer %s (%d tokens)\n", saved, o->vocab_size);
+        }
+    } else if (o->tokenizer_file) {
         s = lm_bpe_load(o->tokenizer_file, &b, err);
         /* a copy in the run folder is what --resume will reuse */
         if (!s) s = lm_mkdirs(o->out, err);
         if (!s) s = lm_bpe_save(b, saved, err);
         if (!s) o->vocab_size = lm_bpe_vocab_size(b);
         if (!s && !o->quiet) fprintf(stderr, "loom: tokenizer %s (%d tokens)\n", o->tokenizer_file, o->vocab_size);
-    } else if (access(saved, F_OK) == 0 && lm_bpe_load(saved, &b, NULL) == LOOM_OK &&
-               lm_bpe_vocab_size(b) == o->vocab_size) {
-        s = LOOM_OK;
-        if (!o->quiet) fprintf(stderr, "loom: reusing the tokenizer in %s (%d tokens)\n", saved, o->vocab_size);
     } else {
-        if (b) lm_bpe_free(b);
-        b = NULL;
         static const char *const specials[] = {"<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"};
         lm_bpe_train_opts bo = {.vocab_size = o->vocab_size,
                                 .pattern = o->bpe_gpt2_pattern ? LM_BPE_PATTERN_GPT2 : LM_BPE_PATTERN_GPT4,
@@ -194,36 +216,49 @@ static loom_status save_all(const char *dir, const lm_train_opts *o, const lm_ll
     return s;
 }
 
-/* The checkpoint holds no data settings: a run with --code or fill-in-the-middle records them
- * in DIR/data.json, so that --resume reads the same documents and rearranges them the same way
- * (the FIM draws depend only on the seed, which the checkpoint holds). A run without either
- * removes a record left by an earlier run in the same folder. */
-static loom_status save_data_settings(const lm_train_opts *o, lm_error *err) {
+/* The checkpoint holds no data settings: every run records them in DIR/data.json, so that --resume
+ * reads the same documents and rearranges them the same way (the FIM draws depend only on the seed,
+ * which the checkpoint holds), together with the corpus's size and CRC-32, so that a resume on
+ * other data is refused instead of silently continuing on it. */
+typedef struct data_print {
+    int64_t bytes;  /* -1: not recorded (a run from before the record) */
+    uint32_t crc;
+} data_print;
+
+static data_print corpus_print(const lm_corpus *c) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int64_t off = 0; off < c->n_bytes;) { /* zlib takes 32-bit lengths */
+        uInt n = (uInt)(c->n_bytes - off < (1 << 30) ? c->n_bytes - off : (1 << 30));
+        crc = crc32(crc, c->text + off, n);
+        off += n;
+    }
+    return (data_print){c->n_bytes, (uint32_t)crc};
+}
+
+static loom_status save_data_settings(const lm_train_opts *o, data_print dp, lm_error *err) {
     char *p = lm_path_join(o->out, "data.json");
     if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-    loom_status s = LOOM_OK;
-    if (!o->code && !(o->fim_rate > 0)) {
-        unlink(p);
-    } else {
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "code", json_object_new_boolean(o->code));
-        json_object_object_add(j, "extensions", o->extensions ? json_object_new_string(o->extensions) : NULL);
-        json_object_object_add(j, "max_file_kb", json_object_new_int(o->max_file_kb));
-        json_object_object_add(j, "fim_rate", json_object_new_double(o->fim_rate));
-        json_object_object_add(j, "fim_spm_rate", json_object_new_double(o->fim_spm_rate));
-        json_object_object_add(j, "fim_piece_bytes", json_object_new_int(o->fim_piece));
-        const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-        s = lm_write_file_atomic(p, txt, strlen(txt), err);
-        json_object_put(j);
-    }
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "code", json_object_new_boolean(o->code));
+    json_object_object_add(j, "extensions", o->extensions ? json_object_new_string(o->extensions) : NULL);
+    json_object_object_add(j, "max_file_kb", json_object_new_int(o->max_file_kb));
+    json_object_object_add(j, "fim_rate", json_object_new_double(o->fim_rate));
+    json_object_object_add(j, "fim_spm_rate", json_object_new_double(o->fim_spm_rate));
+    json_object_object_add(j, "fim_piece_bytes", json_object_new_int(o->fim_piece));
+    json_object_object_add(j, "data_bytes", json_object_new_int64(dp.bytes));
+    json_object_object_add(j, "data_crc32", json_object_new_int64(dp.crc));
+    const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+    loom_status s = lm_write_file_atomic(p, txt, strlen(txt), err);
+    json_object_put(j);
     free(p);
     return s;
 }
 
 /* On resume: the recorded data settings win (none recorded: a plain run); a flag given again
- * with another value is an error, as for the model's sizes. *ext_owned keeps the extensions. */
+ * with another value is an error, as for the model's sizes. *ext_owned keeps the extensions;
+ * *dp receives the recorded corpus print. */
 static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *given, unsigned set, char **ext_owned,
-                                        lm_error *err) {
+                                        data_print *dp, lm_error *err) {
     char *p = lm_path_join(o->out, "data.json");
     if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
     o->code = 0;
@@ -232,6 +267,7 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
     o->fim_rate = 0;
     o->fim_spm_rate = 0.5f;
     o->fim_piece = 0; /* a run recorded before pieces existed rearranged whole documents */
+    dp->bytes = -1;
     uint8_t *buf = NULL;
     size_t len = 0;
     loom_status s = LOOM_OK;
@@ -251,6 +287,8 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
             if (json_object_object_get_ex(j, "fim_rate", &v)) o->fim_rate = (float)json_object_get_double(v);
             if (json_object_object_get_ex(j, "fim_spm_rate", &v)) o->fim_spm_rate = (float)json_object_get_double(v);
             if (json_object_object_get_ex(j, "fim_piece_bytes", &v)) o->fim_piece = json_object_get_int(v);
+            if (json_object_object_get_ex(j, "data_bytes", &v)) dp->bytes = json_object_get_int64(v);
+            if (json_object_object_get_ex(j, "data_crc32", &v)) dp->crc = (uint32_t)json_object_get_int64(v);
         }
         if (j) json_object_put(j);
     }
@@ -271,6 +309,69 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
     else if ((set & LM_SET_FIM_SPM) && given->fim_spm_rate != o->fim_spm_rate)
         snprintf(msg, sizeof msg, "--fim-spm-rate differs from the run's %g", o->fim_spm_rate);
     if (*msg) return lm_fail(err, LOOM_ERR_ARG, "%s (drop the flag to resume)", msg);
+    return LOOM_OK;
+}
+
+/* On resume the checkpoint's settings win. A flag that changes the results may be given again
+ * only with the checkpoint's value: anything else would be ignored, which is worse than an error.
+ * What may change: --steps (to continue further), the schedule of logs, evaluations and saves,
+ * --threads, --time-limit and the display. */
+static loom_status apply_resume(lm_train_opts *o, unsigned set, const char *ckpt_path, lm_error *err) {
+    if (access(ckpt_path, F_OK) != 0)
+        return lm_fail(err, LOOM_ERR_ARG, "nothing to resume: '%s' does not exist (run without --resume first)",
+                       ckpt_path);
+    lm_train_opts saved;
+    lm_train_defaults(&saved); /* fields the checkpoint does not hold (paths) start clean */
+    lm_llama_config cfg;
+    lm_ckpt_state st;
+    loom_status s = lm_ckpt_peek(ckpt_path, &saved, &cfg, &st, err);
+    if (s) return s;
+    const struct { unsigned bit; double given, saved; const char *flag; } chk[] = {
+        {LM_SET_LAYERS, o->model.layers, cfg.layers, "--layers"},
+        {LM_SET_DIM, o->model.dim, cfg.dim, "--dim"},
+        {LM_SET_HEADS, o->model.heads, cfg.heads, "--heads"},
+        {LM_SET_KV_HEADS, o->model.kv_heads, cfg.kv_heads, "--kv-heads"},
+        {LM_SET_FFN, o->model.ffn_dim, cfg.ffn_dim, "--ffn-dim"},
+        {LM_SET_CONTEXT, o->model.context, cfg.context, "--context"},
+        {LM_SET_TIED, o->model.tied, cfg.tied, o->model.tied ? "--tied" : "--untied"},
+        {LM_SET_BATCH, o->batch, saved.batch, "--batch"},
+        {LM_SET_GRAD_ACCUM, o->grad_accum, saved.grad_accum, "--grad-accum"},
+        {LM_SET_LR, o->lr, saved.lr, "--lr"},
+        {LM_SET_MIN_LR, o->min_lr, saved.min_lr, "--min-lr"},
+        {LM_SET_WARMUP, (double)o->warmup, (double)saved.warmup, "--warmup"},
+        {LM_SET_WD, o->weight_decay, saved.weight_decay, "--weight-decay"},
+        {LM_SET_BETA1, o->beta1, saved.beta1, "--beta1"},
+        {LM_SET_BETA2, o->beta2, saved.beta2, "--beta2"},
+        {LM_SET_CLIP, o->clip, saved.clip, "--clip"},
+        {LM_SET_SEED, (double)o->seed, (double)saved.seed, "--seed"},
+        {LM_SET_VAL_SPLIT, o->val_frac, saved.val_frac, "--val-split"},
+        {LM_SET_EVAL_ITERS, o->eval_iters, saved.eval_iters, "--eval-iters"},
+        {LM_SET_TOKENIZER, o->tokenizer, saved.tokenizer, o->tokenizer ? "--tokenizer bpe" : "--tokenizer byte"},
+        {LM_SET_VOCAB, o->vocab_size, saved.vocab_size, "--vocab-size"},
+        {LM_SET_BPE_PATTERN, o->bpe_gpt2_pattern, saved.bpe_gpt2_pattern, "--bpe-pattern"},
+    };
+    for (size_t i = 0; i < sizeof chk / sizeof *chk; i++)
+        if ((set & chk[i].bit) && chk[i].given != chk[i].saved)
+            return lm_fail(err, LOOM_ERR_ARG, "%s %g differs from the checkpoint's %g (drop the flag to resume)",
+                           chk[i].flag, chk[i].given, chk[i].saved);
+    if ((set & LM_SET_STEPS) ? o->steps <= st.step : saved.steps <= st.step)
+        return lm_fail(err, LOOM_ERR_ARG, "the run has done %lld steps already: give a larger --steps to continue it",
+                       (long long)st.step);
+    lm_train_opts given = *o;
+    *o = saved;
+    o->model = cfg;
+    o->data = given.data;
+    o->out = given.out;
+    o->tokenizer_file = given.tokenizer_file; /* checked against the run's own tokenizer */
+    o->resume = 1;
+    o->progress = given.progress;
+    o->quiet = given.quiet;
+    o->time_limit_s = given.time_limit_s;
+    if (set & LM_SET_STEPS) o->steps = given.steps;
+    o->eval_every = given.eval_every;
+    o->save_every = given.save_every;
+    o->log_every = given.log_every;
+    if (set & LM_SET_THREADS) o->threads = given.threads;
     return LOOM_OK;
 }
 
@@ -295,53 +396,36 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     int64_t *starts = NULL;
     lm_ckpt_state st = {0};
     char *ext_owned = NULL; /* a resumed run's recorded --extensions */
+    data_print recorded = {-1, 0};
     if (!ckpt_path || !metrics_path) {
         s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
         goto done;
     }
 
+    if (!o.resume && !o.overwrite && access(ckpt_path, F_OK) == 0) {
+        s = lm_fail(err, LOOM_ERR_ARG,
+                    "'%s' holds a training run already: add --resume to continue it, --overwrite to replace it, or "
+                    "choose another --out", o.out);
+        goto done;
+    }
+    if (o.resume && (s = apply_resume(&o, set, ckpt_path, err))) goto done;
     if (o.resume) {
-        /* The checkpoint's settings win; only what changes no result may be set again. */
-        lm_train_opts saved;
-        lm_train_defaults(&saved); /* fields the checkpoint does not hold (paths) start clean */
-        lm_llama_config cfg;
-        if (access(ckpt_path, F_OK) != 0) {
-            s = lm_fail(err, LOOM_ERR_IO, "nothing to resume: '%s' does not exist (run without --resume first)",
-                        ckpt_path);
+        if ((s = resume_data_settings(&o, opts_in, set, &ext_owned, &recorded, err))) goto done;
+    } else {
+        /* the BPE settings imply a BPE tokenizer; with --tokenizer byte they would be ignored */
+        unsigned bpe_flags = set & (LM_SET_TOKFILE | LM_SET_VOCAB | LM_SET_BPE_PATTERN);
+        if (bpe_flags && (set & LM_SET_TOKENIZER) && o.tokenizer != LM_TRAIN_TOK_BPE) {
+            s = lm_fail(err, LOOM_ERR_ARG, "--%s applies to BPE tokenizers only (drop it, or use --tokenizer bpe)",
+                        (bpe_flags & LM_SET_TOKFILE) ? "tokenizer-file"
+                        : (bpe_flags & LM_SET_VOCAB) ? "vocab-size" : "bpe-pattern");
             goto done;
         }
-        if ((s = lm_ckpt_peek(ckpt_path, &saved, &cfg, err))) goto done;
-        struct { unsigned bit; int given, saved; const char *flag; } chk[] = {
-            {LM_SET_LAYERS, o.model.layers, cfg.layers, "--layers"}, {LM_SET_DIM, o.model.dim, cfg.dim, "--dim"},
-            {LM_SET_HEADS, o.model.heads, cfg.heads, "--heads"}, {LM_SET_KV_HEADS, o.model.kv_heads, cfg.kv_heads, "--kv-heads"},
-            {LM_SET_FFN, o.model.ffn_dim, cfg.ffn_dim, "--ffn-dim"}, {LM_SET_CONTEXT, o.model.context, cfg.context, "--context"},
-            {LM_SET_BATCH, o.batch, saved.batch, "--batch"},
-        };
-        for (size_t i = 0; i < sizeof chk / sizeof *chk; i++)
-            if ((set & chk[i].bit) && chk[i].given != chk[i].saved) {
-                s = lm_fail(err, LOOM_ERR_ARG, "%s %d differs from the checkpoint's %d (drop the flag to resume)",
-                            chk[i].flag, chk[i].given, chk[i].saved);
-                goto done;
-            }
-        int64_t steps = o.steps, eval_every = o.eval_every, save_every = o.save_every, log_every = o.log_every;
-        int threads = o.threads, progress = o.progress, quiet = o.quiet;
-        double tl = o.time_limit_s;
-        const char *data = o.data, *out = o.out;
-        o = saved;
-        o.model = cfg;
-        o.data = data;
-        o.out = out;
-        o.resume = 1;
-        o.progress = progress;
-        o.quiet = quiet;
-        o.time_limit_s = tl;
-        if (set & LM_SET_STEPS) o.steps = steps;
-        o.eval_every = eval_every;
-        o.save_every = save_every;
-        o.log_every = log_every;
-        if (set & LM_SET_THREADS) o.threads = threads;
-        if ((s = resume_data_settings(&o, opts_in, set, &ext_owned, err))) goto done;
-    } else {
+        if (bpe_flags) o.tokenizer = LM_TRAIN_TOK_BPE;
+        if (bpe_flags && (set & LM_SET_TOKFILE) && (set & (LM_SET_VOCAB | LM_SET_BPE_PATTERN))) {
+            s = lm_fail(err, LOOM_ERR_ARG, "--%s would be ignored: --tokenizer-file gives the tokenizer (drop one)",
+                        (set & LM_SET_VOCAB) ? "vocab-size" : "bpe-pattern");
+            goto done;
+        }
         /* source code: BPE keeps whitespace runs as tokens, and trains the FIM tokens */
         if (o.code && !(set & LM_SET_TOKENIZER)) o.tokenizer = LM_TRAIN_TOK_BPE;
         if (!(set & LM_SET_FIM_RATE)) o.fim_rate = o.code ? 0.5f : 0.0f;
@@ -382,6 +466,14 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
             fprintf(stderr, "loom: source tree %s: %s\n", o.data, line);
         }
     } else if ((s = lm_corpus_read(&corpus, o.data, warn_stderr, NULL, err))) {
+        goto done;
+    }
+    data_print now_print = corpus_print(&corpus);
+    if (o.resume && recorded.bytes >= 0 && (recorded.bytes != now_print.bytes || recorded.crc != now_print.crc)) {
+        s = lm_fail(err, LOOM_ERR_DATA,
+                    "--data '%s' is not the data the run was trained on (%lld bytes, CRC-32 %08x; now %lld bytes, "
+                    "%08x): give the run's data to resume, or start a new run", o.data, (long long)recorded.bytes,
+                    (unsigned)recorded.crc, (long long)now_print.bytes, (unsigned)now_print.crc);
         goto done;
     }
     if (o.tokenizer == LM_TRAIN_TOK_BPE && (o.vocab_size < 260 || o.vocab_size > (1 << 20))) {
@@ -455,7 +547,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     if ((s = lm_llama_check_config(&o.model, err))) goto done; /* before anything is written */
     if ((s = lm_mkdirs(o.out, err))) goto done;
     lm_runlog_remove_stale(o.out, RUN_FILES, sizeof RUN_FILES / sizeof *RUN_FILES);
-    if (!o.resume && (s = save_data_settings(&o, err))) goto done;
+    if (!o.resume && (s = save_data_settings(&o, now_print, err))) goto done;
     if ((s = lm_llama_create(&model, &o.model, 1, err))) goto done;
     if ((s = lm_adamw_create(&opt, model.n_params, err))) goto done;
     if (o.resume) {

@@ -46,6 +46,7 @@ typedef struct lm_train_opts {
     int64_t log_every;
     double time_limit_s; /* 0 = none: stop (and save) after this much wall time */
     int resume;
+    int overwrite;      /* start afresh in a folder that holds a run (else refused without resume) */
     int progress;       /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
     int quiet;
 } lm_train_opts;
@@ -71,8 +72,14 @@ enum {
     LM_SET_FFN = 1 << 4, LM_SET_CONTEXT = 1 << 5, LM_SET_BATCH = 1 << 6, LM_SET_STEPS = 1 << 7,
     LM_SET_WARMUP = 1 << 8, LM_SET_MIN_LR = 1 << 9, LM_SET_THREADS = 1 << 10, LM_SET_TIED = 1 << 11,
     LM_SET_TOKENIZER = 1 << 12, LM_SET_CODE = 1 << 13, LM_SET_EXTENSIONS = 1 << 14, LM_SET_MAX_FILE = 1 << 15,
-    LM_SET_FIM_RATE = 1 << 16, LM_SET_FIM_SPM = 1 << 17,
+    LM_SET_FIM_RATE = 1 << 16, LM_SET_FIM_SPM = 1 << 17, LM_SET_LR = 1 << 18, LM_SET_WD = 1 << 19,
+    LM_SET_BETA1 = 1 << 20, LM_SET_BETA2 = 1 << 21, LM_SET_CLIP = 1 << 22, LM_SET_SEED = 1 << 23,
+    LM_SET_GRAD_ACCUM = 1 << 24, LM_SET_VAL_SPLIT = 1 << 25, LM_SET_VOCAB = 1 << 26, LM_SET_TOKFILE = 1 << 27,
+    LM_SET_BPE_PATTERN = 1 << 28, LM_SET_EVAL_ITERS = 1 << 29,
 };
+/* The most optimizer steps a run may ask for: far beyond any run on one machine, and a typo such
+ * as --steps 2147483648 is refused rather than trained for ever. */
+#define LM_MAX_STEPS 100000000
 loom_status lm_train(const lm_train_opts *opts, unsigned set, lm_train_result *res, lm_error *err);
 
 /* The learning rate at a 0-based step: linear warm-up, then cosine decay to min_lr. */

@@ -3,43 +3,122 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-loom_status lm_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *len, lm_error *err) {
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lm_fail(err, LOOM_ERR_IO, "cannot open '%s': %s (check the path)", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return lm_fail(err, LOOM_ERR_IO, "'%s' is not a regular file (give a file path)", path);
+/* Whatever no limit is given for, a stream (a pipe, a FIFO, a terminal) is read to at most this. */
+#define STREAM_MAX ((size_t)1 << 30)
+/* How long a FIFO may go without a writer before it is refused: a writer started on the same shell
+ * line may take a moment to open its end, and one that never comes must not hang loom. */
+#define FIFO_WAIT_MS 2000
+
+/* Reads a FIFO, pipe, socket or terminal to its end into a malloc'ed, NUL-terminated buffer,
+ * refusing more than cap bytes. fd is non-blocking for a FIFO: until a writer shows itself (data,
+ * or EAGAIN: attached but silent), a read of 0 means "no writer yet", not the end. */
+static loom_status read_stream(int fd, const char *path, int fifo, size_t cap, uint8_t **out, size_t *len,
+                               lm_error *err) {
+    size_t n = 0, sz = 1 << 16;
+    uint8_t *buf = malloc(sz);
+    int writer_seen = !fifo, waited_ms = 0;
+    loom_status s = LOOM_OK;
+    while (buf) {
+        if (n + 1 == sz) {
+            uint8_t *nb = realloc(buf, sz * 2);
+            if (!nb) free(buf);
+            buf = nb;
+            sz *= 2;
+            continue;
+        }
+        ssize_t got = read(fd, buf + n, sz - n - 1);
+        if (got > 0) {
+            writer_seen = 1;
+            if ((n += (size_t)got) > cap) {
+                s = lm_fail(err, LOOM_ERR_IO, "'%s' gives more than the limit of %zu bytes (give a smaller input)",
+                            path, cap);
+                break;
+            }
+        } else if (got == 0 && writer_seen) {
+            break;
+        } else if (got == 0) {
+            if (waited_ms >= FIFO_WAIT_MS) {
+                s = lm_fail(err, LOOM_ERR_IO,
+                            "'%s' is a FIFO that nothing writes to (start its writer first, or give a regular file)",
+                            path);
+                break;
+            }
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            waited_ms += 20;
+        } else if (errno == EAGAIN) { /* a writer is attached: wait for it as long as it lives */
+            writer_seen = 1;
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            poll(&p, 1, -1);
+        } else if (errno != EINTR) {
+            s = lm_fail(err, LOOM_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+            break;
+        }
     }
-    size_t n = (size_t)st.st_size;
-    if (max_bytes && n > max_bytes) {
-        fclose(f);
-        return lm_fail(err, LOOM_ERR_IO, "'%s' is %zu bytes, more than the limit of %zu", path, n, max_bytes);
-    }
-    uint8_t *buf = malloc(n + 1);
-    if (!buf) {
-        fclose(f);
-        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory reading '%s' (%zu bytes)", path, n);
-    }
-    size_t got = fread(buf, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
+    if (!buf) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory reading '%s'", path);
+    if (s) {
         free(buf);
-        return lm_fail(err, LOOM_ERR_IO, "short read on '%s' (%zu of %zu bytes)", path, got, n);
+        return s;
     }
     buf[n] = 0;
     *out = buf;
     *len = n;
     return LOOM_OK;
+}
+
+loom_status lm_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *len, lm_error *err) {
+    *out = NULL;
+    *len = 0;
+    /* O_NONBLOCK: opening a FIFO that has no writer would otherwise block for ever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == EISDIR) return lm_fail(err, LOOM_ERR_IO, "'%s' is a folder (give a file)", path);
+        return lm_fail(err, LOOM_ERR_IO, "cannot open '%s': %s (check the path)", path, strerror(errno));
+    }
+    struct stat st;
+    loom_status s = LOOM_OK;
+    if (fstat(fd, &st) != 0) {
+        s = lm_fail(err, LOOM_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        s = lm_fail(err, LOOM_ERR_IO, "'%s' is a folder (give a file)", path);
+    } else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && isatty(fd))) {
+        /* standard input, `<(command)` and terminals are read as streams; only FIFOs stay non-blocking */
+        if (!S_ISFIFO(st.st_mode)) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        s = read_stream(fd, path, S_ISFIFO(st.st_mode), max_bytes ? max_bytes : STREAM_MAX, out, len, err);
+    } else if (!S_ISREG(st.st_mode)) {
+        s = lm_fail(err, LOOM_ERR_IO, "'%s' is a device, not a file (give a file path)", path);
+    } else if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+        s = lm_fail(err, LOOM_ERR_IO, "'%s' is %lld bytes, more than the limit of %zu", path, (long long)st.st_size,
+                    max_bytes);
+    } else {
+        size_t n = (size_t)st.st_size, got = 0;
+        uint8_t *buf = malloc(n + 1);
+        if (!buf) s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory reading '%s' (%zu bytes)", path, n);
+        while (buf && got < n) {
+            ssize_t r = read(fd, buf + got, n - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (buf && got != n) {
+            s = lm_fail(err, LOOM_ERR_IO, "short read on '%s' (%zu of %zu bytes; did it change while loom read it?)",
+                        path, got, n);
+            free(buf);
+        } else if (buf) {
+            buf[n] = 0;
+            *out = buf;
+            *len = n;
+        }
+    }
+    close(fd);
+    return s;
 }
 
 static char *dupstr(const char *s) {

@@ -24,6 +24,7 @@ int main(int argc, char **argv) {
     tp.data = argv[1];
     tp.out_dir = argv[2];
     tp.layers = 2, tp.heads = 2, tp.dim = 32, tp.context = 32, tp.batch = 4, tp.steps = 60;
+    tp.overwrite = 1; /* a second run of the example starts afresh */
     tp.quiet = 1;
     if (loom_train(&tp, &err) != LOOM_OK) {
         fprintf(stderr, "train: %s\n", err.msg);

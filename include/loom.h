@@ -121,6 +121,7 @@ typedef struct loom_train_params {
     float lr;             /* peak learning rate [1e-3] */
     uint64_t seed;        /* [1337] */
     int resume;           /* continue from out_dir/checkpoint.bin */
+    int overwrite;        /* replace a run that out_dir holds (without it or resume, that is an error) */
     int quiet;            /* print nothing */
 } loom_train_params;
 

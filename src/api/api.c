@@ -114,6 +114,7 @@ loom_status loom_train(const loom_train_params *p, loom_error *err) {
     if (p->lr > 0) o.lr = p->lr;
     o.seed = p->seed;
     o.resume = p->resume;
+    o.overwrite = p->overwrite;
     o.quiet = p->quiet;
     lm_train_result r;
     return lm_train(&o, set, &r, err);

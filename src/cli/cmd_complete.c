@@ -15,6 +15,7 @@
 #include "formats/llama_gguf.h"
 #include "generate/complete.h"
 #include "train/progress.h"
+#include "util/json.h"
 
 typedef struct complete_opts {
     const char *model, *prefix, *suffix, *lang;
@@ -254,7 +255,7 @@ int lm_cmd_complete(int argc, char **argv) {
             lm_json_add_piece(j, "text", c->text, c->len);
             /* -inf (no token of its own: the context filled up) is not JSON */
             json_object_object_add(j, "mean_logprob",
-                                   isfinite(c->mean_logprob) ? json_object_new_double(c->mean_logprob) : NULL);
+                                   isfinite(c->mean_logprob) ? lm_json_double(c->mean_logprob) : NULL);
             json_object_object_add(j, "tokens", json_object_new_int(c->n_tokens));
             json_object_object_add(j, "stop", json_object_new_string(lm_complete_stop_name(c->stop)));
             json_object_object_add(j, "fim", json_object_new_boolean(res.fim));

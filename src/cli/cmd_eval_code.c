@@ -13,6 +13,7 @@
 #include "cli/common.h"
 #include "formats/llama_gguf.h"
 #include "generate/evalcode.h"
+#include "util/json.h"
 
 typedef struct evalc_opts {
     const char *model, *data, *samples;
@@ -104,17 +105,17 @@ static json_object *figures_json(const lm_evalcode_result *r) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "functions", json_object_new_int(r->fn_total));
     json_object_object_add(o, "functions_parse", json_object_new_int(r->fn_parse));
-    json_object_object_add(o, "functions_parse_share", json_object_new_double(share(r->fn_parse, r->fn_total)));
+    json_object_object_add(o, "functions_parse_share", lm_json_double(share(r->fn_parse, r->fn_total)));
     json_object_object_add(o, "lines", json_object_new_int(r->line_total));
     json_object_object_add(o, "lines_exact", json_object_new_int(r->line_exact));
-    json_object_object_add(o, "lines_exact_share", json_object_new_double(share(r->line_exact, r->line_total)));
-    json_object_object_add(o, "bits_per_byte", json_object_new_double(bpb(r)));
+    json_object_object_add(o, "lines_exact_share", lm_json_double(share(r->line_exact, r->line_total)));
+    json_object_object_add(o, "bits_per_byte", lm_json_double(bpb(r)));
     json_object_object_add(o, "tokens_scored", json_object_new_int64(r->tokens));
     json_object_object_add(o, "bytes_scored", json_object_new_int64(r->bytes));
     json_object_object_add(o, "repairs", json_object_new_int(r->fix_total));
     json_object_object_add(o, "repairs_parse", json_object_new_int(r->fix_ok));
-    json_object_object_add(o, "repairs_parse_share", json_object_new_double(share(r->fix_ok, r->fix_total)));
-    json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
+    json_object_object_add(o, "repairs_parse_share", lm_json_double(share(r->fix_ok, r->fix_total)));
+    json_object_object_add(o, "seconds", lm_json_double(r->seconds));
     return o;
 }
 

@@ -30,6 +30,7 @@
 #include "util/clock.h"
 #include "util/io.h"
 #include "util/rng.h"
+#include "util/json.h"
 
 typedef struct evali_opts {
     const char *model, *data, *classifier, *grid;
@@ -231,16 +232,16 @@ static void print_json(const report *r) {
     json_object *c = json_object_new_object();
     json_object_object_add(c, "file", json_object_new_string(r->classifier));
     json_object_object_add(c, "trained_now", json_object_new_boolean(r->trained_now));
-    if (r->trained_now) json_object_object_add(c, "train_seconds", json_object_new_double(r->train_seconds));
+    if (r->trained_now) json_object_object_add(c, "train_seconds", lm_json_double(r->train_seconds));
     json_object_object_add(c, "epochs", json_object_new_int(r->classifier_epochs));
     json_object_object_add(c, "test_images", json_object_new_int64(r->test_n));
     json_object_object_add(c, "test_correct", json_object_new_int64(r->test_right));
-    json_object_object_add(c, "test_accuracy", json_object_new_double(r->test_n ? (double)r->test_right / r->test_n : 0));
+    json_object_object_add(c, "test_accuracy", lm_json_double(r->test_n ? (double)r->test_right / r->test_n : 0));
     json_object_object_add(o, "classifier", c);
     json_object *g = json_object_new_object();
     json_object_object_add(g, "sampler", json_object_new_string(lm_image_sampler_name((lm_image_sampler)r->sampler)));
     json_object_object_add(g, "steps", json_object_new_int(r->steps));
-    json_object_object_add(g, "guidance", json_object_new_double(r->guidance));
+    json_object_object_add(g, "guidance", lm_json_double(r->guidance));
     json_object_object_add(g, "seed", json_object_new_int64(r->seed));
     json_object_object_add(g, "per_label", json_object_new_int(r->per_label));
     json_object_object_add(g, "images", json_object_new_int64((int64_t)r->per_label * r->nl));
@@ -253,7 +254,7 @@ static void print_json(const report *r) {
         json_object_object_add(e, "label", json_object_new_string(r->names[i]));
         json_object_object_add(e, "images", json_object_new_int(r->per_label));
         json_object_object_add(e, "correct", json_object_new_int64(row_right(r, i)));
-        json_object_object_add(e, "accuracy", json_object_new_double((double)row_right(r, i) / r->per_label));
+        json_object_object_add(e, "accuracy", lm_json_double((double)row_right(r, i) / r->per_label));
         json_object_array_add(per, e);
         json_object *row = json_object_new_array();
         for (int j = 0; j < r->nl; j++) json_object_array_add(row, json_object_new_int64(r->confusion[(int64_t)i * r->nl + j]));
@@ -262,24 +263,24 @@ static void print_json(const report *r) {
     }
     json_object_object_add(o, "labels", labels);
     json_object *ca = json_object_new_object();
-    json_object_object_add(ca, "overall", json_object_new_double((double)right / ((double)r->per_label * r->nl)));
+    json_object_object_add(ca, "overall", lm_json_double((double)right / ((double)r->per_label * r->nl)));
     json_object_object_add(ca, "correct", json_object_new_int64(right));
     json_object_object_add(ca, "images", json_object_new_int64((int64_t)r->per_label * r->nl));
     json_object_object_add(ca, "per_label", per);
     json_object_object_add(o, "conditional_accuracy", ca);
     json_object_object_add(o, "confusion", conf);
     json_object *f = json_object_new_object();
-    json_object_object_add(f, "generated_vs_test", json_object_new_double(r->fid));
-    json_object_object_add(f, "train_vs_test", json_object_new_double(r->floor));
+    json_object_object_add(f, "generated_vs_test", lm_json_double(r->fid));
+    json_object_object_add(f, "train_vs_test", lm_json_double(r->floor));
     json_object_object_add(f, "generated_images", json_object_new_int64(r->fid_gen));
     json_object_object_add(f, "test_images", json_object_new_int64(r->fid_test));
     json_object_object_add(f, "train_images", json_object_new_int64(r->fid_train));
     json_object_object_add(f, "features", json_object_new_int(r->features));
     json_object_object_add(o, "frechet", f);
     json_object *s = json_object_new_object();
-    json_object_object_add(s, "classifier", json_object_new_double(r->t_classifier));
-    json_object_object_add(s, "generation", json_object_new_double(r->t_generate));
-    json_object_object_add(s, "total", json_object_new_double(r->t_total));
+    json_object_object_add(s, "classifier", lm_json_double(r->t_classifier));
+    json_object_object_add(s, "generation", lm_json_double(r->t_generate));
+    json_object_object_add(s, "total", lm_json_double(r->t_total));
     json_object_object_add(o, "seconds", s);
     printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);

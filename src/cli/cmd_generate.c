@@ -12,6 +12,7 @@
 #include "cli/common.h"
 #include "formats/llama_gguf.h"
 #include "generate/generate.h"
+#include "util/json.h"
 
 typedef struct gen_opts {
     const char *model, *prompt, *file;
@@ -83,14 +84,14 @@ static int on_token(void *ud, const lm_gen_event *ev) {
         json_object *j = json_object_new_object();
         lm_json_add_piece(j, "text", ev->piece, (size_t)ev->piece_len);
         json_object_object_add(j, "id", json_object_new_int(ev->id));
-        json_object_object_add(j, "prob", json_object_new_double(ev->info->prob));
+        json_object_object_add(j, "prob", lm_json_double(ev->info->prob));
         json_object *top = json_object_new_array();
         for (int i = 0; i < ev->info->n_top && i < o->n_top; i++) {
             const lm_token_prob *tp = &ev->info->top[i];
             json_object *a = json_object_new_object();
             lm_json_add_piece(a, "text", o->tok->piece[tp->id], (size_t)o->tok->piece_len[tp->id]);
             json_object_object_add(a, "id", json_object_new_int(tp->id));
-            json_object_object_add(a, "prob", json_object_new_double(tp->prob));
+            json_object_object_add(a, "prob", lm_json_double(tp->prob));
             json_object_array_add(top, a);
         }
         json_object_object_add(j, "top", top);

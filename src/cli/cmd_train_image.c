@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "train/train.h"
 #include "train/train_image.h"
 
 /* The flags' destination: the options, plus what arrives as text and is parsed afterwards. */
@@ -18,7 +19,7 @@ typedef struct cli_opts {
 static const lm_opt OPTS[] = {
     {"data", 0, OPT_STR, O(data), LM_ISET_DATA, 0, 0, 0, NULL, "PATH  Fashion-MNIST/MNIST IDX folder, or a folder with one sub-folder of PNG/JPEG images per label [" LM_TRAIN_IMAGE_DEFAULT_DATA "]"},
     {"out", 0, OPT_STR, O(out), 0, 0, 0, 0, NULL, "DIR   where model.gguf, checkpoint.bin, metrics.jsonl, loss.png, samples/ go (required)"},
-    {"steps", 0, OPT_I64, O(steps), LM_ISET_STEPS, 1, 1e12, 0, NULL, "N     optimizer steps [5000]"},
+    {"steps", 0, OPT_I64, O(steps), LM_ISET_STEPS, 1, LM_MAX_STEPS, 0, NULL, "N     optimizer steps [5000]"},
     {"time-limit", 0, OPT_F64, O(time_limit_s), 0, 0, 1e9, 0, NULL, "MIN   stop (and save) after MIN minutes of training, or at --steps, whichever comes first [none]"},
     {"batch", 0, OPT_INT, O(batch), LM_ISET_BATCH, 1, 65536, 0, NULL, "N     images per step [64]"},
     {"lr", 0, OPT_F32, O(lr), LM_ISET_LR, 1e-9, 10, 0, NULL, "F     AdamW learning rate, constant after the warm-up [5e-4]"},
@@ -39,6 +40,7 @@ static const lm_opt OPTS[] = {
     {"seed", 0, OPT_I64, O(seed), LM_ISET_SEED, 0, 9.2e18, 0, NULL, "N     random seed for weights, batches and noise [1337]"},
     {"threads", 0, OPT_INT, O(threads), LM_ISET_THREADS, 1, 1024, 0, NULL, "N     threads [all cores]"},
     {"resume", 0, OPT_FLAG, O(resume), 0, 0, 0, 1, NULL, "      continue from DIR/checkpoint.bin where it stopped, with its settings; flags given again override the steps, intervals and threads (same losses with the same --threads)"},
+    {"overwrite", 0, OPT_FLAG, O(overwrite), 0, 0, 0, 1, NULL, "      start afresh in a DIR that holds a run (it is replaced)"},
     {"progress", 0, OPT_CHOICE, O(progress), 0, 0, 0, 0, "plain|bar|auto", "MODE  auto, bar or plain [auto: a bar on a terminal]"},
     {"quiet", 0, OPT_FLAG, O(quiet), 0, 0, 0, 1, NULL, "      print errors only"},
 };

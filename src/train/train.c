@@ -21,6 +21,7 @@
 #include "train/progress.h"
 #include "train/runlog.h"
 #include "util/io.h"
+#include "util/json.h"
 
 void lm_train_defaults(lm_train_opts *o) {
     memset(o, 0, sizeof *o);
@@ -223,6 +224,7 @@ static loom_status save_all(const char *dir, const lm_train_opts *o, const lm_ll
 typedef struct data_print {
     int64_t bytes;  /* -1: not recorded (a run from before the record) */
     uint32_t crc;
+    int vocab_asked; /* --vocab-size as given (BPE training may stop short of it); 0: not recorded */
 } data_print;
 
 static data_print corpus_print(const lm_corpus *c) {
@@ -232,7 +234,7 @@ static data_print corpus_print(const lm_corpus *c) {
         crc = crc32(crc, c->text + off, n);
         off += n;
     }
-    return (data_print){c->n_bytes, (uint32_t)crc};
+    return (data_print){c->n_bytes, (uint32_t)crc, 0};
 }
 
 static loom_status save_data_settings(const lm_train_opts *o, data_print dp, lm_error *err) {
@@ -242,11 +244,12 @@ static loom_status save_data_settings(const lm_train_opts *o, data_print dp, lm_
     json_object_object_add(j, "code", json_object_new_boolean(o->code));
     json_object_object_add(j, "extensions", o->extensions ? json_object_new_string(o->extensions) : NULL);
     json_object_object_add(j, "max_file_kb", json_object_new_int(o->max_file_kb));
-    json_object_object_add(j, "fim_rate", json_object_new_double(o->fim_rate));
-    json_object_object_add(j, "fim_spm_rate", json_object_new_double(o->fim_spm_rate));
+    json_object_object_add(j, "fim_rate", lm_json_double(o->fim_rate));
+    json_object_object_add(j, "fim_spm_rate", lm_json_double(o->fim_spm_rate));
     json_object_object_add(j, "fim_piece_bytes", json_object_new_int(o->fim_piece));
     json_object_object_add(j, "data_bytes", json_object_new_int64(dp.bytes));
     json_object_object_add(j, "data_crc32", json_object_new_int64(dp.crc));
+    if (o->tokenizer == LM_TRAIN_TOK_BPE) json_object_object_add(j, "vocab_size_asked", json_object_new_int(dp.vocab_asked));
     const char *txt = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
     loom_status s = lm_write_file_atomic(p, txt, strlen(txt), err);
     json_object_put(j);
@@ -268,6 +271,7 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
     o->fim_spm_rate = 0.5f;
     o->fim_piece = 0; /* a run recorded before pieces existed rearranged whole documents */
     dp->bytes = -1;
+    dp->vocab_asked = 0;
     uint8_t *buf = NULL;
     size_t len = 0;
     loom_status s = LOOM_OK;
@@ -289,6 +293,7 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
             if (json_object_object_get_ex(j, "fim_piece_bytes", &v)) o->fim_piece = json_object_get_int(v);
             if (json_object_object_get_ex(j, "data_bytes", &v)) dp->bytes = json_object_get_int64(v);
             if (json_object_object_get_ex(j, "data_crc32", &v)) dp->crc = (uint32_t)json_object_get_int64(v);
+            if (json_object_object_get_ex(j, "vocab_size_asked", &v)) dp->vocab_asked = json_object_get_int(v);
         }
         if (j) json_object_put(j);
     }
@@ -308,6 +313,8 @@ static loom_status resume_data_settings(lm_train_opts *o, const lm_train_opts *g
         snprintf(msg, sizeof msg, "--fim-rate differs from the run's %g", o->fim_rate);
     else if ((set & LM_SET_FIM_SPM) && given->fim_spm_rate != o->fim_spm_rate)
         snprintf(msg, sizeof msg, "--fim-spm-rate differs from the run's %g", o->fim_spm_rate);
+    else if ((set & LM_SET_VOCAB) && given->vocab_size != o->vocab_size && given->vocab_size != dp->vocab_asked)
+        snprintf(msg, sizeof msg, "--vocab-size %d differs from the run's %d", given->vocab_size, o->vocab_size);
     if (*msg) return lm_fail(err, LOOM_ERR_ARG, "%s (drop the flag to resume)", msg);
     return LOOM_OK;
 }
@@ -347,7 +354,6 @@ static loom_status apply_resume(lm_train_opts *o, unsigned set, const char *ckpt
         {LM_SET_VAL_SPLIT, o->val_frac, saved.val_frac, "--val-split"},
         {LM_SET_EVAL_ITERS, o->eval_iters, saved.eval_iters, "--eval-iters"},
         {LM_SET_TOKENIZER, o->tokenizer, saved.tokenizer, o->tokenizer ? "--tokenizer bpe" : "--tokenizer byte"},
-        {LM_SET_VOCAB, o->vocab_size, saved.vocab_size, "--vocab-size"},
         {LM_SET_BPE_PATTERN, o->bpe_gpt2_pattern, saved.bpe_gpt2_pattern, "--bpe-pattern"},
     };
     for (size_t i = 0; i < sizeof chk / sizeof *chk; i++)
@@ -396,7 +402,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     int64_t *starts = NULL;
     lm_ckpt_state st = {0};
     char *ext_owned = NULL; /* a resumed run's recorded --extensions */
-    data_print recorded = {-1, 0};
+    data_print recorded = {-1, 0, 0};
     if (!ckpt_path || !metrics_path) {
         s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
         goto done;
@@ -481,6 +487,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
                     o.vocab_size);
         goto done;
     }
+    now_print.vocab_asked = o.vocab_size;
     if ((s = setup_tokenizer(&o, &corpus, &tok, err))) goto done;
     if (o.fim_rate > 0 && !o.resume && !(set & LM_SET_FIM_RATE)) {
         /* a --tokenizer-file without the FIM tokens: FIM was only the default, so go without */
@@ -631,15 +638,15 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
             lm_curve_push(&tr, (double)st.step, loss);
             json_object *j = json_object_new_object();
             json_object_object_add(j, "step", json_object_new_int64(st.step));
-            json_object_object_add(j, "loss", json_object_new_double(loss));
+            json_object_object_add(j, "loss", lm_json_double(loss));
             if (do_eval) {
-                json_object_object_add(j, "val_loss", json_object_new_double(val));
-                json_object_object_add(j, "val_bpb", json_object_new_double(val * bpb_factor));
+                json_object_object_add(j, "val_loss", lm_json_double(val));
+                json_object_object_add(j, "val_bpb", lm_json_double(val * bpb_factor));
             }
-            json_object_object_add(j, "lr", json_object_new_double(lr));
-            json_object_object_add(j, "grad_norm", json_object_new_double(gnorm));
-            json_object_object_add(j, "tokens_per_s", json_object_new_double(round(tps)));
-            json_object_object_add(j, "elapsed_s", json_object_new_double(st.elapsed_s + (now - t_run)));
+            json_object_object_add(j, "lr", lm_json_double(lr));
+            json_object_object_add(j, "grad_norm", lm_json_double(gnorm));
+            json_object_object_add(j, "tokens_per_s", lm_json_double(round(tps)));
+            json_object_object_add(j, "elapsed_s", lm_json_double(st.elapsed_s + (now - t_run)));
             lm_runlog_append(metrics, j);
             char status[160];
             lm_runlog_status(status, sizeof status, loss, val, tps, 0, "tok/s");
@@ -670,14 +677,14 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         /* summary.json: the run's figures for scripts (make bench reads it) */
         json_object *j = json_object_new_object();
         json_object_object_add(j, "steps", json_object_new_int64(res->steps_done));
-        json_object_object_add(j, "loss", json_object_new_double(loss));
+        json_object_object_add(j, "loss", lm_json_double(loss));
         if (!isnan(val)) {
-            json_object_object_add(j, "val_loss", json_object_new_double(val));
-            json_object_object_add(j, "val_bpb", json_object_new_double(val * bpb_factor));
+            json_object_object_add(j, "val_loss", lm_json_double(val));
+            json_object_object_add(j, "val_bpb", lm_json_double(val * bpb_factor));
         }
         json_object_object_add(j, "vocab", json_object_new_int(tok.n_vocab));
-        json_object_object_add(j, "seconds", json_object_new_double(secs));
-        json_object_object_add(j, "tokens_per_s", json_object_new_double(res->tokens_per_s));
+        json_object_object_add(j, "seconds", lm_json_double(secs));
+        json_object_object_add(j, "tokens_per_s", lm_json_double(res->tokens_per_s));
         json_object_object_add(j, "params", json_object_new_int64(res->n_params));
         json_object_object_add(j, "threads", json_object_new_int(o.threads));
         if ((s = lm_runlog_summary(o.out, j, err))) goto done;

@@ -22,6 +22,7 @@
 #include "train/runlog.h"
 #include "util/clock.h"
 #include "util/io.h"
+#include "util/json.h"
 
 /* Sample grids: one row per label (at most this many), this many images a row. */
 #define GRID_ROWS 10
@@ -332,7 +333,7 @@ static loom_status check_memory(lm_unet *m, int B, lm_error *err) {
 static loom_status apply_resume(lm_train_image_opts *o, unsigned set, const char *ckpt_path, lm_unet_config *cfg,
                                 char **data_owned, lm_error *err) {
     if (access(ckpt_path, F_OK) != 0)
-        return lm_fail(err, LOOM_ERR_IO, "nothing to resume: '%s' does not exist (run without --resume first)",
+        return lm_fail(err, LOOM_ERR_ARG, "nothing to resume: '%s' does not exist (run without --resume first)",
                        ckpt_path);
     lm_train_image_opts saved;
     lm_train_image_defaults(&saved);
@@ -441,6 +442,12 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
         goto done;
     }
 
+    if (!o.resume && !o.overwrite && access(ckpt_path, F_OK) == 0) {
+        s = lm_fail(err, LOOM_ERR_ARG,
+                    "'%s' holds a training run already: add --resume to continue it, --overwrite to replace it, or "
+                    "choose another --out", o.out);
+        goto done;
+    }
     if (o.resume) {
         if ((s = apply_resume(&o, set, ckpt_path, &cfg, &data_owned, err))) goto done;
     } else {
@@ -618,12 +625,12 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
             lm_curve_push(&tr, (double)st.step, loss);
             json_object *j = json_object_new_object();
             json_object_object_add(j, "step", json_object_new_int64(st.step));
-            json_object_object_add(j, "loss", json_object_new_double(loss));
-            if (do_eval) json_object_object_add(j, "val_loss", json_object_new_double(val));
-            json_object_object_add(j, "lr", json_object_new_double(lr));
-            json_object_object_add(j, "grad_norm", json_object_new_double(gnorm));
-            json_object_object_add(j, "images_per_s", json_object_new_double(round(ips * 10) / 10));
-            json_object_object_add(j, "elapsed_s", json_object_new_double(st.elapsed_s + (now - t_run)));
+            json_object_object_add(j, "loss", lm_json_double(loss));
+            if (do_eval) json_object_object_add(j, "val_loss", lm_json_double(val));
+            json_object_object_add(j, "lr", lm_json_double(lr));
+            json_object_object_add(j, "grad_norm", lm_json_double(gnorm));
+            json_object_object_add(j, "images_per_s", lm_json_double(round(ips * 10) / 10));
+            json_object_object_add(j, "elapsed_s", lm_json_double(st.elapsed_s + (now - t_run)));
             lm_runlog_append(metrics, j);
             char status[160];
             lm_runlog_status(status, sizeof status, loss, val, ips, 1, "img/s");
@@ -663,10 +670,10 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
         /* summary.json: the run's figures for scripts */
         json_object *j = json_object_new_object();
         json_object_object_add(j, "steps", json_object_new_int64(res->steps_done));
-        json_object_object_add(j, "loss", json_object_new_double(loss));
-        if (!isnan(val)) json_object_object_add(j, "val_loss", json_object_new_double(val));
-        json_object_object_add(j, "seconds", json_object_new_double(secs));
-        json_object_object_add(j, "images_per_s", json_object_new_double(res->images_per_s));
+        json_object_object_add(j, "loss", lm_json_double(loss));
+        if (!isnan(val)) json_object_object_add(j, "val_loss", lm_json_double(val));
+        json_object_object_add(j, "seconds", lm_json_double(secs));
+        json_object_object_add(j, "images_per_s", lm_json_double(res->images_per_s));
         json_object_object_add(j, "params", json_object_new_int64(res->n_params));
         json_object_object_add(j, "threads", json_object_new_int(o.threads));
         json_object_object_add(j, "images", json_object_new_int64(train.n));

@@ -46,6 +46,7 @@ typedef struct lm_train_image_opts {
     int64_t sample_every, save_every, eval_every, log_every; /* 0 = only at the end (sample: never) */
     double time_limit_s; /* 0 = none: stop (and save) after this much wall time */
     int resume;
+    int overwrite;      /* start afresh in a folder that holds a run (else refused without resume) */
     int progress;        /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
     int quiet;
 } lm_train_image_opts;

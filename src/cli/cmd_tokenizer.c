@@ -146,26 +146,39 @@ static int cmd_use(const char *what, int argc, char **argv) {
         goto fail;
     }
     if (!strcmp(what, "decode")) {
-        const char *p = text ? text : "";
-        char *end;
-        while (*p) {
-            while (*p && isspace((unsigned char)*p)) p++;
-            if (!*p) break;
-            long v = strtol(p, &end, 10);
-            if (end == p || v < 0 || v >= tok.n_vocab) {
-                int w = 0;
-                while (p[w] && !isspace((unsigned char)p[w]) && w < 20) w++;
-                lm_fail(&err, LOOM_ERR_ARG, "'%.*s' is not a token id of this tokenizer (0..%d)", w, p, tok.n_vocab - 1);
-                goto fail;
+        /* the whole input, NUL bytes included: ids separated by white space, nothing else; checked
+         * in a first pass, so that bad input prints nothing */
+        for (int pass = 0; pass < 2; pass++) {
+            const char *p = text ? text : "", *lim = p + len;
+            while (p < lim) {
+                if (isspace((unsigned char)*p)) {
+                    p++;
+                    continue;
+                }
+                const char *q = p;
+                long v = 0;
+                while (q < lim && isdigit((unsigned char)*q) && v < tok.n_vocab) v = v * 10 + (*q++ - '0');
+                if (q == p || v >= tok.n_vocab || (q < lim && !isspace((unsigned char)*q))) {
+                    int w = 0;
+                    while (p + w < lim && !isspace((unsigned char)p[w]) && w < 20) w++;
+                    char shown[96];
+                    size_t k = 0;
+                    for (int i = 0; i < w; i++) /* the bad word as it is, bytes that do not print as \xNN */
+                        k += (size_t)snprintf(shown + k, sizeof shown - k, isprint((unsigned char)p[i]) ? "%c" : "\\x%02x",
+                                              (unsigned char)p[i]);
+                    lm_fail(&err, LOOM_ERR_DATA, "'%s' at byte %td is not a token id of this tokenizer (0..%d; give ids "
+                            "separated by spaces)", shown, p - text, tok.n_vocab - 1);
+                    goto fail;
+                }
+                if (pass) fwrite(tok.piece[v], 1, (size_t)tok.piece_len[v], stdout);
+                p = q;
             }
-            fwrite(tok.piece[v], 1, (size_t)tok.piece_len[v], stdout);
-            p = end;
         }
         rc = 0;
         goto done;
     }
     if (tok.kind != LM_TOK_BPE && tok.kind != LM_TOK_BYTE) {
-        lm_fail(&err, LOOM_ERR_ARG, "this vocabulary cannot encode text");
+        lm_fail(&err, LOOM_ERR_FORMAT, "this vocabulary cannot encode text");
         goto fail;
     }
     int32_t *ids = NULL;

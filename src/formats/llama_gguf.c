@@ -1,5 +1,6 @@
 #include "formats/llama_gguf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,19 @@ static loom_status read_tensor(const char *path, const lm_gguf *g, const lm_para
                        "llama-quantize ... F16)",
                        path, v->name, lm_gguf_type_name(t->type));
     }
+    /* A NaN or infinity in a weight makes every logit NaN, and sampling from NaNs picks a token
+     * "with confidence": refuse the file here, naming the tensor, rather than generate nonsense.
+     * One pass over weights just read, far cheaper than the first token. */
+    const uint32_t *bits = (const uint32_t *)dst;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad |= (bits[i] & 0x7f800000u) == 0x7f800000u; /* exponent all ones */
+    if (bad) {
+        size_t i = 0;
+        while (i < n && isfinite(dst[i])) i++;
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "'%s': tensor '%s' holds a non-finite value (%g at element %zu): the file is damaged or was "
+                       "saved from a run that diverged", path, v->name, (double)dst[i < n ? i : 0], i);
+    }
     return LOOM_OK;
 }
 
@@ -370,7 +384,23 @@ loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok,
         s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' lacks llama hyperparameters (llama.embedding_length, ...)", path);
         goto done;
     }
-    if (heads == 0 || heads > 65536 || dim % heads) {
+    const struct { const char *key; uint32_t v; } need[] = {
+        {"llama.context_length", ctx}, {"llama.embedding_length", dim}, {"llama.block_count", layers},
+        {"llama.feed_forward_length", ffn}, {"llama.attention.head_count", heads},
+        {"llama.attention.head_count_kv", kvh}};
+    for (size_t i = 0; i < sizeof need / sizeof *need; i++)
+        if (need[i].v == 0 || need[i].v > (1u << 24)) {
+            s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': %s is %u, outside 1..%u (the file's metadata is damaged)", path,
+                        need[i].key, need[i].v, 1u << 24);
+            goto done;
+        }
+    if (!(eps > 0 && eps < 1) || !(theta > 0 && theta < 1e30f)) {
+        s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': %s is %g, outside %s (the file's metadata is damaged)", path,
+                    !(eps > 0 && eps < 1) ? "llama.attention.layer_norm_rms_epsilon" : "llama.rope.freq_base",
+                    !(eps > 0 && eps < 1) ? (double)eps : (double)theta, !(eps > 0 && eps < 1) ? "(0, 1)" : "(0, 1e30)");
+        goto done;
+    }
+    if (heads > 65536 || dim % heads) {
         s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': head count %u does not divide width %u", path, heads, dim);
         goto done;
     }

@@ -55,8 +55,19 @@ loom_status lm_infer_eval(lm_infer *s, const int32_t *ids, int n, float *logits,
     memcpy(lm_idata(lg->g, lg->tokens), ids, (size_t)n * sizeof(int32_t));
     lm_graph_set_pos(lg->g, s->n_past);
     lm_graph_forward(lg->g);
-    memcpy(logits, lm_data(lg->g, lg->logits), (size_t)(all ? n : 1) * (size_t)V * sizeof(float));
+    size_t nl = (size_t)(all ? n : 1) * (size_t)V;
+    memcpy(logits, lm_data(lg->g, lg->logits), nl * sizeof(float));
     s->n_past += n;
     if (lg != &s->step) lm_llama_graph_free(&tmp);
+    /* Non-finite logits would be sampled as if the model were sure of something: an error instead.
+     * The weights were checked at load, so this is an overflow inside the model. */
+    const uint32_t *bits = (const uint32_t *)logits;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < nl; i++) bad |= (bits[i] & 0x7f800000u) == 0x7f800000u;
+    if (bad)
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "the model computed non-finite logits at position %d: its weights overflow (suspect "
+                       "token_embd.weight and the norms' weights; was it saved from a run that diverged?)",
+                       (int)(s->n_past - 1));
     return LOOM_OK;
 }

@@ -51,7 +51,9 @@ loom_status lm_read_prompt(const char *prompt, const char *file, char **text, si
     if (*len == 0) {
         free(*text);
         *text = NULL;
-        return lm_fail(err, LOOM_ERR_ARG, "the prompt is empty (give some text with -p, -f or standard input)");
+        if (prompt) return lm_fail(err, LOOM_ERR_ARG, "-p gave an empty prompt (give some text)");
+        if (file) return lm_fail(err, LOOM_ERR_DATA, "'%s' is empty (give a file with some text)", file);
+        return lm_fail(err, LOOM_ERR_DATA, "no prompt: standard input was empty (give -p TEXT, -f FILE, or pipe text in)");
     }
     return LOOM_OK;
 }

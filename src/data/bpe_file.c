@@ -210,19 +210,8 @@ loom_status lm_bpe_load_mem(const uint8_t *buf, size_t n, const char *name, lm_b
     f.mode = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
     if (n < 16)
         return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is truncated (%zu bytes, too short for the checksum)", name, n);
-    rd r = {buf, n - 4, 12, ""};
-    int wr = walk(&r, &f, 0);
-    if (wr == -3)
-        return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is corrupted (a special token is empty or holds a NUL byte)", name);
-    if (wr)
-        return lm_fail(err, LOOM_ERR_FORMAT,
-                       "'%s' is truncated (%s runs past the end of the file at byte %zu of %zu) (write it again; a "
-                       "full disk or an interrupted copy cuts files short)",
-                       name, r.what, r.at, n);
-    if (r.at != r.n)
-        return lm_fail(err, LOOM_ERR_FORMAT,
-                       "'%s' is corrupted (%zu unexpected bytes after the special tokens) (write it again)", name,
-                       r.n - r.at);
+    /* The checksum first: a flipped byte in a count makes a field seem to run past the end, and
+     * that is damage, not a file cut short. */
     uint32_t want = (uint32_t)buf[n - 4] | (uint32_t)buf[n - 3] << 8 | (uint32_t)buf[n - 2] << 16 |
                     (uint32_t)buf[n - 1] << 24;
     uLong got = crc32(0L, Z_NULL, 0);
@@ -231,7 +220,22 @@ loom_status lm_bpe_load_mem(const uint8_t *buf, size_t n, const char *name, lm_b
         got = crc32(got, buf + at, (uInt)k);
         at += k;
     }
-    if ((uint32_t)got != want)
+    int crc_ok = (uint32_t)got == want;
+    rd r = {buf, n - 4, 12, ""};
+    int wr = walk(&r, &f, 0);
+    if (wr == -3)
+        return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is corrupted (a special token is empty or holds a NUL byte)", name);
+    if (wr)
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "'%s' is %s (%s runs past the end of the file at byte %zu of %zu%s) (write it again or restore "
+                       "it from a copy)",
+                       name, crc_ok ? "corrupted" : "truncated or corrupted", r.what, r.at, n,
+                       crc_ok ? "" : ", and the checksum does not match");
+    if (r.at != r.n)
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "'%s' is corrupted (%zu unexpected bytes after the special tokens) (write it again)", name,
+                       r.n - r.at);
+    if (!crc_ok)
         return lm_fail(err, LOOM_ERR_FORMAT,
                        "'%s' is corrupted (checksum mismatch: the file changed after loom wrote it) (write it "
                        "again or restore it from a copy)",

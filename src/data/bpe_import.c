@@ -624,6 +624,18 @@ static size_t json_start(const uint8_t *buf, size_t n) {
     return n;
 }
 
+/* Whether the first line has the shape of a .tiktoken rank list: base64, one space, a rank. */
+static int looks_tiktoken(const uint8_t *buf, size_t n) {
+    size_t i = 0;
+    while (i < n && (isalnum(buf[i]) || buf[i] == '+' || buf[i] == '/' || buf[i] == '=')) i++;
+    if (i == 0 || i == n || buf[i++] != ' ') return 0;
+    size_t d = i;
+    while (i < n && isdigit(buf[i])) i++;
+    if (i == d) return 0;
+    if (i < n && buf[i] == '\r') i++;
+    return i == n || buf[i] == '\n';
+}
+
 loom_status lm_bpe_load_tiktoken_mem(const uint8_t *buf, size_t n, const char *name, lm_bpe **out, lm_error *err) {
     if (!out) return lm_fail(err, LOOM_ERR_ARG, "lm_bpe_load_tiktoken_mem: out is NULL");
     *out = NULL;
@@ -638,6 +650,9 @@ loom_status lm_bpe_load_tiktoken_mem(const uint8_t *buf, size_t n, const char *n
         json_object_put(root);
         return st;
     }
+    if (!looks_tiktoken(buf, n))
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "%s: not a .tiktoken rank list (its first line is not 'BASE64 RANK') nor its JSON form", name);
     const char *s;
     size_t sn;
     stem(name, &s, &sn);
@@ -1173,8 +1188,12 @@ loom_status lm_bpe_load_any(const char *name_or_path, lm_bpe **out, lm_error *er
                 st = hf_from_json(root, name_or_path, out, err);
             json_object_put(root);
         }
-    } else {
+    } else if (looks_tiktoken(buf, n)) {
         st = lm_bpe_load_tiktoken_mem(buf, n, name_or_path, out, err);
+    } else {
+        st = lm_fail(err, LOOM_ERR_FORMAT,
+                     "'%s' is not a tokenizer file loom reads (not loom's LMTK, not a tokenizer.json, not a "
+                     ".tiktoken rank list of 'BASE64 RANK' lines)", name_or_path);
     }
     free(buf);
     return st;

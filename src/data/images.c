@@ -612,8 +612,8 @@ static int probe_file(entry *e, char *why, size_t whylen) {
             uint32_t w = be32(head + 16), h = be32(head + 20);
             int ctype = head[25];
             if (w < 1 || h < 1 || w > LM_IMAGES_MAX_DIM || h > LM_IMAGES_MAX_DIM || (int64_t)w * h > IMG_MAX_PIXELS) {
-                snprintf(why, whylen, "'%s' is a PNG of %ux%u pixels, outside what loom reads (1..%d a side)", e->path,
-                         w, h, LM_IMAGES_MAX_DIM);
+                snprintf(why, whylen, "'%s' is a PNG of %ux%u pixels, outside what loom reads (1..%d a side, "
+                         "%lld pixels at most)", e->path, w, h, LM_IMAGES_MAX_DIM, (long long)IMG_MAX_PIXELS);
             } else if (ctype != 0 && ctype != 2 && ctype != 3 && ctype != 4 && ctype != 6) {
                 snprintf(why, whylen, "'%s' is a corrupt PNG (colour type %d)", e->path, ctype);
             } else {
@@ -644,8 +644,8 @@ static int probe_file(entry *e, char *why, size_t whylen) {
                      job.cmyk ? "CMYK" : "multi-channel");
         } else if (job.w < 1 || job.h < 1 || job.w > LM_IMAGES_MAX_DIM || job.h > LM_IMAGES_MAX_DIM ||
                    (int64_t)job.w * job.h > IMG_MAX_PIXELS) {
-            snprintf(why, whylen, "'%s' is a JPEG of %dx%d pixels, outside what loom reads (1..%d a side)", e->path,
-                     job.w, job.h, LM_IMAGES_MAX_DIM);
+            snprintf(why, whylen, "'%s' is a JPEG of %dx%d pixels, outside what loom reads (1..%d a side, "
+                     "%lld pixels at most)", e->path, job.w, job.h, LM_IMAGES_MAX_DIM, (long long)IMG_MAX_PIXELS);
         } else {
             e->w = job.w;
             e->h = job.h;

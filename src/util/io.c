@@ -221,7 +221,7 @@ loom_status lm_mkdirs(const char *path, lm_error *err) {
     free(p);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return lm_fail(err, LOOM_ERR_IO, "'%s' exists and is not a folder (choose another --out)", path);
+        return lm_fail(err, LOOM_ERR_IO, "'%s' exists and is not a folder (give a folder's path)", path);
     return LOOM_OK;
 }
 

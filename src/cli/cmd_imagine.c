@@ -35,9 +35,9 @@ static const lm_opt OPTS[] = {
     {"guidance", 0, OPT_F32, O(guidance), 0, 0, 100, 0, NULL, "W     classifier-free guidance: 1 = none, 0 = ignore the prompt, more = closer to the label [3]"},
     {"seed", 's', OPT_I64, O(seed), 0, -1, 9.2e18, 0, NULL, "N     random seed; the same seed gives the same images; -1 = from the clock [-1]"},
     {"output", 'o', OPT_STR, O(out), 0, 0, 0, 0, NULL, "FILE  a grid of all the images as PNG [imagine.png unless --out-dir is given]"},
-    {"out-dir", 0, OPT_STR, O(out_dir), 0, 0, 0, 0, NULL, "DIR   also one PNG per image: DIR/LABEL-0001.png, ..."},
+    {"out-dir", 0, OPT_STR, O(out_dir), 0, 0, 0, 0, NULL, "DIR   also each image as a PNG of its own size: DIR/LABEL-0001.png, ... (--scale N enlarges them)"},
     {"cols", 0, OPT_INT, O(cols), 0, 0, 4096, 0, NULL, "N     images per grid row; 0 = a square grid [0]"},
-    {"scale", 0, OPT_INT, O(scale), 0, 0, 64, 0, NULL, "N     each pixel as an N x N block; 0 = about 112 pixels an image [0]"},
+    {"scale", 0, OPT_INT, O(scale), 0, 0, 64, 0, NULL, "N     each pixel as an N x N block; 0 = about 112 pixels an image in the grid, 1 in --out-dir [0]"},
     {"show-steps", 0, OPT_FLAG, O(show_steps), 0, 0, 0, 1, NULL, "      also OUT-steps.png: the predicted image at ~10 steps from noise to the end (first 8 images)"},
     {"threads", 't', OPT_INT, O(threads), 0, 1, 1024, 0, NULL, "N     threads [all cores]"},
     {"batch", 0, OPT_INT, O(batch), 0, 0, 65536, 0, NULL, "N     images per forward pass (memory); 0 = all at once [64]"},
@@ -134,7 +134,7 @@ int lm_cmd_imagine(int argc, char **argv) {
     if (lm_unet_load_gguf(io.model, &m, &d, &labels, &err)) {
         rc = lm_cli_report("imagine", &err);
         lm_args_free(&a);
-        return 1;
+        return rc;
     }
     const lm_unet_config *c = &m.cfg;
     if (a.n_positional < 1) {
@@ -146,7 +146,6 @@ int lm_cmd_imagine(int argc, char **argv) {
     int label;
     if (lm_label_match(a.positional[0], labels, c->n_labels, &label, &err)) {
         rc = lm_cli_report("imagine", &err);
-        rc = 2;
         goto done;
     }
     lm_imagine_opts o;
@@ -206,24 +205,27 @@ int lm_cmd_imagine(int argc, char **argv) {
     if (scale < 1) scale = 1;
     const char *grid_path = io.out ? io.out : io.out_dir ? NULL : "imagine.png";
     lm_grid g = {.n = io.n, .C = c->channels, .H = c->size, .W = c->size, .f32 = img, .cols = io.cols, .scale = scale};
+    /* the folder first: -o may point into it */
+    if (io.out_dir && lm_mkdirs(io.out_dir, &err)) {
+        rc = lm_cli_report("imagine", &err);
+        goto done;
+    }
     if (grid_path && lm_grid_write_png(grid_path, &g, &err)) {
         rc = lm_cli_report("imagine", &err);
         goto done;
     }
     if (io.out_dir) {
-        if (lm_mkdirs(io.out_dir, &err)) {
-            rc = lm_cli_report("imagine", &err);
-            goto done;
-        }
         char stem[64];
         file_stem(labels[label], stem, sizeof stem);
-        lm_grid one = {.n = 1, .C = c->channels, .H = c->size, .W = c->size, .cols = 1, .scale = scale};
+        /* the images themselves: their own size and channels, enlarged only when --scale asks */
+        lm_grid one = g;
+        one.scale = io.scale;
         for (int i = 0; i < io.n; i++) {
             char name[96];
             snprintf(name, sizeof name, "%s-%04d.png", stem, i + 1);
             char *path = lm_path_join(io.out_dir, name);
-            one.f32 = img + (int64_t)i * P;
-            loom_status s = path ? lm_grid_write_png(path, &one, &err) : lm_fail(&err, LOOM_ERR_NOMEM, "out of memory");
+            loom_status s = path ? lm_grid_write_one_png(path, &one, i, &err)
+                                 : lm_fail(&err, LOOM_ERR_NOMEM, "out of memory");
             free(path);
             if (s) {
                 rc = lm_cli_report("imagine", &err);

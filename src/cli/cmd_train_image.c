@@ -94,7 +94,6 @@ int lm_cmd_train_image(int argc, char **argv) {
         rc = 2;
     } else if (c.widths && lm_parse_widths(c.widths, o->widths, &o->levels, &err) != LOOM_OK) {
         rc = lm_cli_report("train-image", &err);
-        rc = 2;
     } else if (o->channels == 2) {
         fprintf(stderr, "loom train-image: --channels must be 1 (grey) or 3 (RGB), not 2\n");
         rc = 2;
@@ -106,7 +105,6 @@ int lm_cmd_train_image(int argc, char **argv) {
     lm_train_image_result res;
     if (lm_train_image(o, a.set, &res, &err) != LOOM_OK) {
         rc = lm_cli_report("train-image", &err);
-        rc = err.code == LOOM_ERR_ARG ? 2 : 1;
     }
     lm_args_free(&a);
     return rc;

@@ -141,3 +141,25 @@ static loom_status draw(const char *path, const lm_grid *g, int one_row, lm_erro
 loom_status lm_grid_write_png(const char *path, const lm_grid *g, lm_error *err) { return draw(path, g, 0, err); }
 
 loom_status lm_strip_write_png(const char *path, const lm_grid *g, lm_error *err) { return draw(path, g, 1, err); }
+
+loom_status lm_grid_write_one_png(const char *path, const lm_grid *g, int i, lm_error *err) {
+    int sc = g->scale > 0 ? g->scale : 1;
+    if (i < 0 || i >= g->n || (g->C != 1 && g->C != 3) || g->H < 1 || g->W < 1 || sc > 64 || (!g->f32 && !g->u8))
+        return lm_fail(err, LOOM_ERR_ARG, "cannot write image %d of '%s': bad image fields", i, path);
+    int64_t plane = (int64_t)g->H * g->W, w = (int64_t)g->W * sc, h = (int64_t)g->H * sc;
+    if (w > 65535 || h > 65535)
+        return lm_fail(err, LOOM_ERR_ARG, "'%s' would be %lldx%lld pixels (use a smaller --scale)", path, (long long)w,
+                       (long long)h);
+    uint8_t *px = malloc((size_t)(w * h * g->C));
+    if (!px) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory writing '%s'", path);
+    int64_t base = (int64_t)i * g->C * plane;
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++)
+            for (int c = 0; c < g->C; c++) {
+                int64_t at = base + c * plane + (y / sc) * g->W + x / sc;
+                px[(y * w + x) * g->C + c] = g->f32 ? to_u8(g->f32[at]) : g->u8[at];
+            }
+    loom_status s = lm_png_write(path, (int)w, (int)h, g->C, px, err);
+    free(px);
+    return s;
+}

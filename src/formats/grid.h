@@ -40,4 +40,9 @@ loom_status lm_grid_write_png(const char *path, const lm_grid *g, lm_error *err)
  * sequence, captioned with their time steps. */
 loom_status lm_strip_write_png(const char *path, const lm_grid *g, lm_error *err);
 
+/* Writes one image of g (index i) as a PNG of its own size and channels (grey stays grey), each
+ * pixel a scale x scale block (0 or 1: as it is), with no frame: the picture itself, to use or
+ * measure, not a cell of a grid. */
+loom_status lm_grid_write_one_png(const char *path, const lm_grid *g, int i, lm_error *err);
+
 #endif

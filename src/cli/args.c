@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -166,17 +168,43 @@ static int apply_config(lm_args *a, const char *path) {
     return 0;
 }
 
+/* An option's help text starts with its value's name ("FILE  a GGUF model"), or with spaces when it
+ * takes none; the name joins the flag ("-m, --model FILE") and the text is aligned after the widest. */
+static void help_parts(const lm_opt *d, char *head, size_t cap, const char **text) {
+    const char *h = d->help, *sp = h;
+    while (*sp && *sp != ' ') sp++;
+    int has_meta = sp > h;
+    for (const char *c = h; c < sp; c++)
+        if (!(isupper((unsigned char)*c) || isdigit((unsigned char)*c) || strchr("|_-", *c))) has_meta = 0;
+    const char *t = has_meta ? sp : h;
+    while (*t == ' ') t++;
+    *text = t;
+    int m = has_meta ? (int)(sp - h) : 0;
+    if (d->short_name)
+        snprintf(head, cap, "-%c, --%s%s%.*s", d->short_name, d->name, m ? " " : "", m, h);
+    else
+        snprintf(head, cap, "    --%s%s%.*s", d->name, m ? " " : "", m, h);
+}
+
 void lm_args_print(const lm_args *a, FILE *f) {
+    char head[96];
+    const char *text;
+    int w = a->allow_config ? (int)strlen("    --config FILE") : 0;
     for (size_t i = 0; i < a->n_opts; i++) {
-        const lm_opt *d = &a->opts[i];
-        char head[48];
-        if (d->short_name)
-            snprintf(head, sizeof head, "-%c, --%s", d->short_name, d->name);
-        else
-            snprintf(head, sizeof head, "    --%s", d->name);
-        fprintf(f, "  %-20s %s\n", head, d->help);
+        help_parts(&a->opts[i], head, sizeof head, &text);
+        int l = (int)strlen(head);
+        if (l > w) w = l;
     }
-    if (a->allow_config) fprintf(f, "  %-20s %s\n", "    --config", "FILE  read these settings from a JSON object (flags given too win)");
+    if (w > 34) w = 34; /* a longer head runs into its text's column, which then starts on the next line */
+    for (size_t i = 0; i < a->n_opts; i++) {
+        help_parts(&a->opts[i], head, sizeof head, &text);
+        if ((int)strlen(head) > w)
+            fprintf(f, "  %s\n  %-*s  %s\n", head, w, "", text);
+        else
+            fprintf(f, "  %-*s  %s\n", w, head, text);
+    }
+    if (a->allow_config)
+        fprintf(f, "  %-*s  %s\n", w, "    --config FILE", "read these settings from a JSON object (flags given too win)");
 }
 
 void lm_args_free(lm_args *a) {

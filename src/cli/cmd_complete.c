@@ -41,7 +41,7 @@ static const lm_opt OPTS[] = {
     {"top-k", 0, OPT_INT, O(top_k), 0, 0, 1 << 30, 0, NULL, "N       keep the N most likely tokens; 0 = off [40]"},
     {"top-p", 0, OPT_F32, O(top_p), 0, 0, 1, 0, NULL, "F       keep the smallest set with probability >= F; 1 = off [0.95]"},
     {"min-p", 0, OPT_F32, O(min_p), 0, 0, 1, 0, NULL, "F       drop tokens below F x the top probability; 0 = off [0.05]"},
-    {"repeat-penalty", 0, OPT_F32, O(repeat_penalty), 0, 1e-3, 100, 0, NULL, "F penalise recently seen tokens; 1 = off [1.0]"},
+    {"repeat-penalty", 0, OPT_F32, O(repeat_penalty), 0, 1e-3, 100, 0, NULL, "F penalise recently seen tokens; 1 = off [1.15]"},
     {"repeat-last-n", 0, OPT_INT, O(repeat_last_n), 0, -1, 1 << 30, 0, NULL, "N how many recent tokens the penalty sees; -1 = all [64]"},
     {"seed", 's', OPT_I64, O(seed), 0, -1, 9.2e18, 0, NULL, "N        random seed (candidate k uses N + k); -1 = from the clock [-1]"},
     {"format", 0, OPT_CHOICE, O(format), 0, 0, 0, 0, "text|jsonl", "FMT    text, or jsonl: one JSON record per candidate with its score [text]"},
@@ -150,8 +150,8 @@ static void print_text(const lm_candidate *c) {
 }
 
 int lm_cmd_complete(int argc, char **argv) {
-    complete_opts g = {.n = 1, .max_tokens = 256, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .repeat_penalty = 1.0f,
-                       .repeat_last_n = 64, .seed = -1};
+    complete_opts g = {.n = 1, .max_tokens = 256, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f,
+                       .repeat_penalty = LM_CODE_REPEAT_PENALTY, .repeat_last_n = 64, .seed = -1};
     lm_args a = {.cmd = "complete", .opts = OPTS, .n_opts = N_OPTS, .base = &g, .max_positional = 1};
     int rc = lm_args_parse(&a, argc, argv, usage);
     if (rc) return rc < 0 ? 0 : rc;

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "formats/llama_gguf.h"
+#include "generate/complete.h"
 #include "generate/evalcode.h"
 #include "util/json.h"
 
@@ -121,7 +122,7 @@ static json_object *figures_json(const lm_evalcode_result *r) {
 
 int lm_cmd_eval_code(int argc, char **argv) {
     evalc_opts g = {.max_functions = 50, .max_lines = 50, .max_fix = 20, .fix_samples = 4, .max_tokens = 128,
-                    .body_candidates = 1, .temperature = 0.6f, .repeat_penalty = 1.15f,
+                    .body_candidates = 1, .temperature = 0.6f, .repeat_penalty = LM_CODE_REPEAT_PENALTY,
                     .seed = 1234};
     lm_args a = {.cmd = "eval-code", .opts = OPTS, .n_opts = N_OPTS, .base = &g, .max_positional = 0};
     int rc = lm_args_parse(&a, argc, argv, usage);

@@ -188,6 +188,12 @@ typedef struct lm_candidate {
     int index;           /* the order it was sampled in (0 = first) */
 } lm_candidate;
 
+/* The repetition penalty of code completion unless told otherwise (over the last 64 tokens): small
+ * greedy models loop, and on an outside set of Python functions a 1,800-step model's bodies parsed
+ * 60% of the time at 1.15 against 47% at 1.0. loom complete and eval-code both default to it, so
+ * that the figure eval-code reports is what complete gives. */
+#define LM_CODE_REPEAT_PENALTY 1.15f
+
 typedef struct lm_complete_opts {
     lm_lang lang;
     int n_candidates;            /* K >= 1 */

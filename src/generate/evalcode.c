@@ -15,7 +15,7 @@
 
 void lm_evalcode_defaults(lm_evalcode_opts *o) {
     *o = (lm_evalcode_opts){.max_functions = 50, .max_lines = 50, .max_fix = 20, .body_tokens = 128, .body_candidates = 1,
-                            .temperature = 0.6f, .repeat_penalty = 1.15f,
+                            .temperature = 0.6f, .repeat_penalty = LM_CODE_REPEAT_PENALTY,
                             .line_tokens = 48, .fix_samples = 4, .fix_tokens = 64, .seed = 1234};
 }
 

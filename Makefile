@@ -62,7 +62,7 @@ bench-image: deps
 bench: deps
 	@$(MAKE) --no-print-directory build
 	bash bench/bench.sh $(BUILD)/loom $(SHARED)
-	bash bench/bench_generate.sh $(BUILD)
+	bash bench/bench_generate.sh $(BUILD) $(SHARED)
 	bash bench/bench_bpe.sh $(BUILD) $(SHARED)
 	bash bench/bench_image.sh $(BUILD) runs/image-eval
 

@@ -47,6 +47,18 @@ loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***
     lm_gguf *g = NULL;
     loom_status s = lm_gguf_open(path, &g, err);
     if (s) return s;
+    s = lm_classifier_from_gguf(g, m, label_names, info, err);
+    lm_gguf_close(g);
+    return s;
+}
+
+loom_status lm_classifier_from_gguf(const lm_gguf *g, lm_classifier *m, char ***label_names, lm_classifier_info *info,
+                                    lm_error *err) {
+    memset(m, 0, sizeof *m);
+    *label_names = NULL;
+    if (info) memset(info, 0, sizeof *info);
+    const char *path = lm_gguf_name(g);
+    loom_status s = LOOM_OK;
     const char *arch = lm_gguf_get_str(g, "general.architecture");
     if (!arch || strcmp(arch, ARCH)) {
         s = lm_fail(err, LOOM_ERR_FORMAT,
@@ -106,6 +118,5 @@ loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***
     }
 done:
     if (s) lm_classifier_free(m);
-    lm_gguf_close(g);
     return s;
 }

@@ -160,8 +160,14 @@ typedef struct lm_gguf_tensor {
  * would fault; loom itself replaces files by rename, which is safe.) An open handle is never
  * modified, so several threads may query it at once. */
 loom_status lm_gguf_open(const char *path, lm_gguf **out, lm_error *err);
+/* The same for a GGUF file held in memory (size bytes at data), which is copied: the handle does
+ * not refer to data afterwards. name stands for the path in messages (NULL: "(memory)"). */
+loom_status lm_gguf_open_mem(const void *data, size_t size, const char *name, lm_gguf **out, lm_error *err);
 /* Unmaps the file and frees everything. NULL is fine. */
 void lm_gguf_close(lm_gguf *g);
+
+/* The path given to lm_gguf_open (or the name given to lm_gguf_open_mem), for messages. */
+const char *lm_gguf_name(const lm_gguf *g);
 
 /* The file's format version (2 or 3). */
 uint32_t lm_gguf_version(const lm_gguf *g);

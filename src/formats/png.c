@@ -196,24 +196,34 @@ loom_status lm_png_read(const char *path, int want_channels, uint8_t **pixels, i
     size_t len;
     loom_status s = lm_read_file(path, LM_PNG_MAX_FILE, &buf, &len, err);
     if (s) return s;
-    if (len < 8 || png_sig_cmp(buf, 0, 8) != 0) {
-        free(buf);
+    s = lm_png_read_mem(buf, len, path, want_channels, pixels, width, height, err);
+    free(buf);
+    return s;
+}
+
+loom_status lm_png_read_mem(const uint8_t *buf, size_t len, const char *path, int want_channels, uint8_t **pixels,
+                            int *width, int *height, lm_error *err) {
+    if (pixels) *pixels = NULL;
+    if (width) *width = 0;
+    if (height) *height = 0;
+    if (!buf || !path || !pixels || !width || !height)
+        return lm_fail(err, LOOM_ERR_ARG, "lm_png_read_mem: buf, name and outputs must not be NULL");
+    if (want_channels != 1 && want_channels != 3 && want_channels != 4)
+        return lm_fail(err, LOOM_ERR_ARG, "cannot read '%s' as %d channels (use 1, 3 or 4)", path, want_channels);
+    if (len < 8 || png_sig_cmp(buf, 0, 8) != 0)
         return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is not a PNG file (it lacks the PNG signature)", path);
-    }
 
     png_io io = {.data = buf, .len = len, .pos = 8};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        free(buf);
         return lm_fail(err, LOOM_ERR_NOMEM, "out of memory reading '%s'", path);
     }
     png_set_read_fn(png, &io, on_png_read);
     png_out out = {0};
     int bad = png_decode(png, info, want_channels, &io, &out);
     png_destroy_read_struct(&png, &info, NULL);
-    free(buf);
     free(out.rows);
     if (bad) {
         free(out.px);

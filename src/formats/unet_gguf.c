@@ -46,6 +46,17 @@ loom_status lm_unet_load_gguf(const char *path, lm_unet *m, lm_diffusion *d, cha
     lm_gguf *g = NULL;
     loom_status s = lm_gguf_open(path, &g, err);
     if (s) return s;
+    s = lm_unet_from_gguf(g, m, d, label_names, err);
+    lm_gguf_close(g);
+    return s;
+}
+
+loom_status lm_unet_from_gguf(const lm_gguf *g, lm_unet *m, lm_diffusion *d, char ***label_names, lm_error *err) {
+    memset(m, 0, sizeof *m);
+    memset(d, 0, sizeof *d);
+    *label_names = NULL;
+    const char *path = lm_gguf_name(g);
+    loom_status s = LOOM_OK;
     const char *arch = lm_gguf_get_str(g, "general.architecture");
     if (!arch || strcmp(arch, ARCH)) {
         if (arch && lm_gguf_find_key(g, "tokenizer.ggml.model") >= 0)
@@ -119,6 +130,5 @@ done:
         lm_unet_free(m);
         lm_diffusion_free(d);
     }
-    lm_gguf_close(g);
     return s;
 }

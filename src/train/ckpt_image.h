@@ -39,4 +39,11 @@ loom_status lm_ckpt_image_peek(const char *path, lm_train_image_opts *o, lm_unet
 loom_status lm_ckpt_image_load(const char *path, lm_unet *m, float *adam_m, float *adam_v, float *ema,
                                lm_ckpt_image_state *st, lm_error *err);
 
+/* The same two for a checkpoint held in memory (len bytes at buf, not kept); name stands for
+ * its path in messages. */
+loom_status lm_ckpt_image_peek_mem(const uint8_t *buf, size_t len, const char *name, lm_train_image_opts *o,
+                                   lm_unet_config *cfg, lm_ckpt_image_state *st, char **data_path, lm_error *err);
+loom_status lm_ckpt_image_load_mem(const uint8_t *buf, size_t len, const char *name, lm_unet *m, float *adam_m,
+                                   float *adam_v, float *ema, lm_ckpt_image_state *st, lm_error *err);
+
 #endif

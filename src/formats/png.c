@@ -138,6 +138,10 @@ static int png_decode(png_structp png, png_infop info, int want, png_io *io, png
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     int has_color = (ctype & PNG_COLOR_MASK_COLOR) != 0;
     int has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) != 0;
+    /* png_set_palette_to_rgb turns a palette's tRNS chunk into an alpha channel whatever is
+     * asked: that alpha is stripped below like a stored one unless 4 channels were asked for */
+    int strip = (ctype & PNG_COLOR_MASK_ALPHA) ||
+                (ctype == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS));
 
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (!has_color && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -153,10 +157,10 @@ static int png_decode(png_structp png, png_infop info, int want, png_io *io, png
 #endif
     if (want == 1) {
         if (has_color) png_set_rgb_to_gray_fixed(png, PNG_ERROR_ACTION_NONE, -1, -1);
-        if (ctype & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+        if (strip) png_set_strip_alpha(png);
     } else {
         if (!has_color) png_set_gray_to_rgb(png);
-        if (want == 3 && (ctype & PNG_COLOR_MASK_ALPHA)) png_set_strip_alpha(png);
+        if (want == 3 && strip) png_set_strip_alpha(png);
         if (want == 4 && !has_alpha) png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER);
     }
     png_set_interlace_handling(png);

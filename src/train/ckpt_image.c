@@ -114,17 +114,21 @@ static void parse_header(const uint8_t *buf, lm_train_image_opts *o, lm_unet_con
 
 loom_status lm_ckpt_image_peek_mem(const uint8_t *buf, size_t len, const char *name, lm_train_image_opts *o,
                                    lm_unet_config *cfg, lm_ckpt_image_state *st, char **data_path, lm_error *err) {
+    if (data_path) *data_path = NULL;
     size_t arrays;
     loom_status s = verify(buf, len, name, &arrays, err);
     if (s) return s;
     uint64_t n;
     memset(cfg, 0, sizeof *cfg);
     parse_header(buf, o, cfg, st, &n);
+    /* the configuration first: a failed peek hands out no data path (the caller would leak it) */
+    if (lm_unet_check_config(cfg, err) != LOOM_OK)
+        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model (%s); start again without --resume",
+                       name, err ? err->msg : "");
     if (data_path) {
         size_t hs = 8 + header_size();
         uint32_t pl;
         memcpy(&pl, buf + hs, 4);
-        *data_path = NULL;
         if (pl) {
             *data_path = malloc(pl + 1);
             if (!*data_path) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
@@ -132,9 +136,6 @@ loom_status lm_ckpt_image_peek_mem(const uint8_t *buf, size_t len, const char *n
             (*data_path)[pl] = 0;
         }
     }
-    if (lm_unet_check_config(cfg, err) != LOOM_OK)
-        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model (%s); start again without --resume",
-                       name, err ? err->msg : "");
     return LOOM_OK;
 }
 

@@ -16,6 +16,7 @@
 #define LM_PNG_MAX_DIM 32768
 #define LM_PNG_MAX_BYTES ((size_t)1 << 30)
 #define LM_PNG_MAX_FILE ((size_t)1 << 30)
+#define LM_PNG_MAX_ALLOC ((png_alloc_size_t)16 << 20) /* the most libpng may allocate at once */
 #define LM_CANVAS_MAX_DIM 16384
 
 /* ------------------------------------------------------------------------ */
@@ -205,6 +206,21 @@ loom_status lm_png_read(const char *path, int want_channels, uint8_t **pixels, i
     return s;
 }
 
+/* libpng allocates an ancillary chunk (text, ICC profile) at the size its header claims before
+ * reading it (png_set_chunk_malloc_max only warns about a larger one in libpng 1.6), so a 100-byte
+ * file claiming a 1.3 GB tEXt chunk got 1.3 GB. Refusing large allocations makes libpng give up
+ * on such a chunk instead; its other allocations (a row, zlib's window) stay far below the cap,
+ * and the pixels are allocated by png_decode, not by libpng. */
+static png_voidp png_alloc(png_structp png, png_alloc_size_t n) {
+    (void)png;
+    return n > LM_PNG_MAX_ALLOC ? NULL : malloc(n);
+}
+
+static void png_dealloc(png_structp png, png_voidp p) {
+    (void)png;
+    free(p);
+}
+
 loom_status lm_png_read_mem(const uint8_t *buf, size_t len, const char *path, int want_channels, uint8_t **pixels,
                             int *width, int *height, lm_error *err) {
     if (pixels) *pixels = NULL;
@@ -218,7 +234,8 @@ loom_status lm_png_read_mem(const uint8_t *buf, size_t len, const char *path, in
         return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is not a PNG file (it lacks the PNG signature)", path);
 
     png_io io = {.data = buf, .len = len, .pos = 8};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, on_png_error, on_png_warning);
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &io, on_png_error, on_png_warning, NULL,
+                                               png_alloc, png_dealloc);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);

@@ -1,8 +1,9 @@
 /* libFuzzer target: the metrics.jsonl reader of a resumed run (lm_runlog_reload_mem, what
  * lm_runlog_reload does before it rewrites the file): it keeps the lines of steps up to the
  * checkpoint's and rebuilds the loss curves from them. The first input byte is that step (255:
- * the largest int64). Checked: what is kept is no longer than the input and ends each line with
- * '\n', every curve point lies in 0..step, and reading what was kept keeps all of it again. */
+ * the largest int64). Checked: what is kept is no longer than the input (but for a newline added
+ * to its last line) and ends each line with '\n', every curve point lies in 0..step, and reading
+ * what was kept keeps all of it again. */
 #include "files.h"
 
 #include "train/runlog.h"
@@ -25,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(err.msg[0] && kept == NULL, "a failure without a message, or with lines");
         return 0;
     }
-    check(n <= size - 1, "more kept than was read");
+    check(n <= size, "more kept than was read"); /* the last line may gain its newline */
     check(n == 0 || kept[n - 1] == '\n', "a kept line without its newline");
     for (size_t i = 0; i < tr.n; i++) check(tr.x[i] >= 0 && tr.x[i] <= (double)upto, "a training point past the step");
     for (size_t i = 0; i < va.n; i++) check(va.x[i] >= 0 && va.x[i] <= (double)upto, "a validation point past the step");

@@ -23,8 +23,8 @@
 # image_folder and idx write each input to a scratch folder in /dev/shm (their readers take paths).
 #
 # The library (all of src/ but the CLI's main.c) is compiled once into fuzz/build/libloom.a with
-# coverage and ASan/UBSan, recompiled only where a source or header changed; FUZZ_JOBS compilers
-# run at once (default 2). Needs clang with libFuzzer (clang 14 and libclang-rt-14-dev here),
+# coverage and ASan/UBSan (FUZZ_BUILD names another folder), recompiled only where a source or
+# header changed; FUZZ_JOBS compilers run at once (default 2). Needs clang with libFuzzer (clang 14 and libclang-rt-14-dev here),
 # libomp-dev, and the libraries loom builds with (pcre2, json-c, libpng, libjpeg, zlib, OpenBLAS).
 # Inputs found while fuzzing go to fuzz/build/corpus/<target> (the seeds in fuzz/corpus/ are
 # only read); a crash, leak or timeout leaves fuzz/build/artifacts/<target>/crash-* and makes
@@ -35,7 +35,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CC=${CLANG:-$(command -v clang-14 || command -v clang || true)}
 [ -n "$CC" ] || { echo "run.sh: clang not found (set CLANG=...)" >&2; exit 2; }
-B=fuzz/build
+B=${FUZZ_BUILD:-fuzz/build} # another folder keeps a second build apart (e.g. while a run goes on)
 JOBS=${FUZZ_JOBS:-2}
 mkdir -p "$B/obj"
 ALL_TARGETS=(bpe_load hf_json tiktoken gguf checkpoint png image_folder idx config runlog)

@@ -99,9 +99,15 @@ loom_status lm_ckpt_peek_mem(const uint8_t *buf, size_t len, const char *name, l
     if (s) return s;
     uint64_t n;
     parse_header(buf, o, cfg, st, &n);
-    return lm_llama_check_config(cfg, err) ? lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model: %s",
-                                                     name, err->msg)
-                                           : LOOM_OK;
+    if (lm_llama_check_config(cfg, err))
+        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model: %s", name, err->msg);
+    /* the caller allocates the model cfg describes: it must be the one whose arrays the file holds */
+    if (n != lm_llama_n_params(cfg))
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "checkpoint '%s' is corrupted (its model has %zu parameters but it holds %llu) (start again "
+                       "without --resume, or use another --out folder)",
+                       name, lm_llama_n_params(cfg), (unsigned long long)n);
+    return LOOM_OK;
 }
 
 loom_status lm_ckpt_peek(const char *path, lm_train_opts *o, lm_llama_config *cfg, lm_ckpt_state *st,

@@ -125,6 +125,12 @@ loom_status lm_ckpt_image_peek_mem(const uint8_t *buf, size_t len, const char *n
     if (lm_unet_check_config(cfg, err) != LOOM_OK)
         return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model (%s); start again without --resume",
                        name, err ? err->msg : "");
+    /* the caller allocates the model cfg describes: it must be the one whose arrays the file holds */
+    if (n != lm_unet_n_params(cfg))
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "checkpoint '%s' is corrupted (its model has %zu parameters but it holds %llu); start again "
+                       "without --resume",
+                       name, lm_unet_n_params(cfg), (unsigned long long)n);
     if (data_path) {
         size_t hs = 8 + header_size();
         uint32_t pl;

@@ -82,6 +82,7 @@ static void getters(const lm_gguf *g) {
 }
 
 static void use_llama(lm_llama *m, const lm_tokenizer *tok) {
+    check(m->n_params == lm_llama_n_params(&m->cfg), "lm_llama_n_params disagrees with the model");
     check(tok->n_vocab == m->cfg.vocab, "the vocabulary and the embedding disagree");
     for (int i = 0; i < tok->n_vocab; i++) check(tok->piece[i] != NULL, "a token without a piece");
     int32_t *ids = NULL;
@@ -111,6 +112,7 @@ static void use_llama(lm_llama *m, const lm_tokenizer *tok) {
 }
 
 static void use_classifier(lm_classifier *m, char **labels) {
+    check(m->n_params == lm_classifier_n_params(&m->cfg), "lm_classifier_n_params disagrees with the model");
     for (int i = 0; i < m->cfg.n_labels; i++) check(labels[i] != NULL, "a label name missing");
     check(labels[m->cfg.n_labels] == NULL, "the label names not NULL-terminated");
     if (m->n_params > SMALL_MODEL || (int64_t)m->cfg.size * m->cfg.size * m->cfg.channels > 4096) return;
@@ -152,6 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char **labels = NULL;
     if (lm_unet_from_gguf(g, &u, &d, &labels, &err) == LOOM_OK) {
         check(labels != NULL && d.steps > 0, "a diffusion model without labels or steps");
+        check(u.n_params == lm_unet_n_params(&u.cfg), "lm_unet_n_params disagrees with the model");
         for (int i = 0; i < u.cfg.n_labels; i++) check(labels[i] != NULL, "a label name missing");
         lm_unet_labels_free(labels);
         lm_unet_free(&u);

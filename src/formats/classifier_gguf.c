@@ -84,6 +84,15 @@ loom_status lm_classifier_from_gguf(const lm_gguf *g, lm_classifier *m, char ***
     const int32_t *wd = lm_gguf_arr_data(g, ARCH ".widths");
     for (int i = 0; i < 3; i++) c.widths[i] = wd[i];
     lm_error inner = {0};
+    /* settings that describe more parameters than the file holds are damaged: refused before
+     * anything that size is allocated */
+    if (!lm_classifier_check_config(&c, NULL) && lm_classifier_n_params(&c) > (size_t)lm_gguf_n_elements(g)) {
+        s = lm_fail(err, LOOM_ERR_FORMAT,
+                    "'%s': its settings describe %zu parameters but its tensors hold %lld values (retrain the "
+                    "classifier with --retrain-classifier)", path, lm_classifier_n_params(&c),
+                    (long long)lm_gguf_n_elements(g));
+        goto done;
+    }
     if ((s = lm_classifier_create(m, &c, 0, &inner))) {
         s = lm_fail(err, s == LOOM_ERR_NOMEM ? s : LOOM_ERR_FORMAT, "'%s' holds an unusable classifier: %s", path,
                     inner.msg);

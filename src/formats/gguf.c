@@ -1216,6 +1216,13 @@ const lm_gguf_tensor *lm_gguf_tensor_at(const lm_gguf *g, int64_t i) {
     return i >= 0 && i < g->n_t ? &g->t[i] : NULL;
 }
 
+int64_t lm_gguf_n_elements(const lm_gguf *g) {
+    /* each tensor's data lies in the file, at least 84 bytes per 256 elements: no overflow */
+    int64_t n = 0;
+    for (int64_t i = 0; i < g->n_t; i++) n += g->t[i].ne[0] * g->t[i].ne[1] * g->t[i].ne[2] * g->t[i].ne[3];
+    return n;
+}
+
 const lm_gguf_tensor *lm_gguf_find_tensor(const lm_gguf *g, const char *name) {
     int64_t i = htab_find(&g->t_tab, name);
     return i < 0 ? NULL : &g->t[i];

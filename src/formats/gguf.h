@@ -212,6 +212,8 @@ const void *lm_gguf_arr_data(const lm_gguf *g, const char *key);
 int64_t lm_gguf_n_tensors(const lm_gguf *g);
 /* Tensor i in file order, or NULL if i is out of range. */
 const lm_gguf_tensor *lm_gguf_tensor_at(const lm_gguf *g, int64_t i);
+/* The elements of all tensors together (what a loader can fill from the file). */
+int64_t lm_gguf_n_elements(const lm_gguf *g);
 /* Tensor by name, or NULL if absent. Names are unique (checked on open). */
 const lm_gguf_tensor *lm_gguf_find_tensor(const lm_gguf *g, const char *name);
 

@@ -443,6 +443,14 @@ loom_status lm_llama_from_gguf(const lm_gguf *g, lm_llama *m, lm_tokenizer *tok,
         s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' holds an unusable model: %s", path, err->msg);
         goto done;
     }
+    /* damaged metadata (a block count of 1024) must not allocate gigabytes before the first
+     * missing tensor is noticed, nor be blamed on memory */
+    if (lm_llama_n_params(&c) > (size_t)lm_gguf_n_elements(g)) {
+        s = lm_fail(err, LOOM_ERR_FORMAT,
+                    "'%s': its metadata describes %zu parameters but its tensors hold %lld values (the file's "
+                    "metadata is damaged)", path, lm_llama_n_params(&c), (long long)lm_gguf_n_elements(g));
+        goto done;
+    }
     if ((s = lm_llama_create(m, &c, 0, err))) goto done;
     for (int i = 0; i < m->n_views && !s; i++) s = read_tensor(path, g, &m->views[i], m->params + m->views[i].offset, err);
     if (s) goto done;

@@ -24,8 +24,9 @@
 #
 # The library (all of src/ but the CLI's main.c) is compiled once into fuzz/build/libloom.a with
 # coverage and ASan/UBSan (FUZZ_BUILD names another folder), recompiled only where a source or
-# header changed; FUZZ_JOBS compilers run at once (default 2). Needs clang with libFuzzer (clang 14 and libclang-rt-14-dev here),
-# libomp-dev, and the libraries loom builds with (pcre2, json-c, libpng, libjpeg, zlib, OpenBLAS).
+# header changed; FUZZ_JOBS compilers run at once (default 2). Needs clang with libFuzzer (clang 14
+# and libclang-rt-14-dev here), libomp-dev, and the libraries loom builds with (pcre2, json-c,
+# libpng, libjpeg, zlib, OpenBLAS).
 # Inputs found while fuzzing go to fuzz/build/corpus/<target> (the seeds in fuzz/corpus/ are
 # only read); a crash, leak or timeout leaves fuzz/build/artifacts/<target>/crash-* and makes
 # the script exit 1. Reproduce one with: fuzz/build/fuzz_<target> fuzz/build/artifacts/<target>/crash-...

@@ -16,7 +16,7 @@ pkgs=(
   dataset-fashion-mnist              # the image demo's default data (/usr/share/datasets/fashion-mnist)
   fortunes-min fortunes              # the demo's default corpus (/usr/share/games/fortunes)
   python3-torch python3-numpy        # the PyTorch oracle and speed peer (bench/, tests/ref)
-  clang libclang-rt-dev              # libFuzzer for the tokenizer-file fuzz targets (fuzz/run.sh)
+  clang libclang-rt-dev libomp-dev   # libFuzzer and clang's OpenMP for the fuzz targets (fuzz/run.sh)
 )
 # Node.js and npm run llama.cpp (node-llama-cpp) and tiktoken, the oracles of tests/llamacpp and
 # tests/tiktoken; Debian's packages are used only where the machine has no node already.

@@ -42,6 +42,7 @@ static void test_layout(void **state) {
         total += m.views[i].n;
     }
     assert_int_equal(total, m.n_params);
+    assert_int_equal(lm_classifier_n_params(&c), m.n_params); /* counted without allocating */
     lm_classifier_free(&m);
     /* 64 px RGB: one more stride-2 stage keeps the last map at 8 */
     lm_classifier_defaults(&c, 3, 64, 5);

@@ -363,6 +363,16 @@ static void test_idx_bad_files(void **state) {
     write_bytes(state, "long/train-labels-idx1-ubyte", lab, nl);
     expect_load_error(state, "long", NULL, "more data than its IDX header");
 
+    /* a header that claims far more than the file holds (13.7 GB in 16 bytes, plain and gzip'ed)
+     * is refused before anything that size is allocated (found by fuzz/fuzz_idx.c) */
+    const uint8_t huge[16] = {0, 0, 8, 3, 0x29, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5};
+    write_bytes(state, "huge/train-images-idx3-ubyte", huge, 16);
+    write_bytes(state, "huge/train-labels-idx1-ubyte", lab, nl);
+    expect_load_error(state, "huge", NULL, "but the file holds at most 0 ");
+    write_gz(state, "hugegz/train-images-idx3-ubyte.gz", huge, 16);
+    write_bytes(state, "hugegz/train-labels-idx1-ubyte", lab, nl);
+    expect_load_error(state, "hugegz", NULL, "but the gzip'ed file holds at most");
+
     /* a wrong magic number, and a wrong element type */
     uint8_t bad[sizeof img];
     memcpy(bad, img, ni);

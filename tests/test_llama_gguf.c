@@ -217,6 +217,62 @@ static void test_bad_files(void **state) {
     rmdir(dir);
 }
 
+/* Sets the uint32 value of key in a GGUF file held in buf (found by its serialized name). */
+static void patch_u32(uint8_t *buf, size_t len, const char *key, uint32_t v) {
+    size_t kl = strlen(key);
+    for (size_t i = 8; i + 8 + kl + 8 <= len; i++) {
+        uint64_t n;
+        memcpy(&n, buf + i - 8, 8);
+        if (n == kl && !memcmp(buf + i, key, kl)) {
+            uint32_t type;
+            memcpy(&type, buf + i + kl, 4);
+            assert_int_equal(type, 4); /* uint32 */
+            memcpy(buf + i + kl + 4, &v, 4);
+            return;
+        }
+    }
+    fail_msg("no key %s", key);
+}
+
+static void test_damaged_metadata(void **state) {
+    /* lm_llama_n_params counts what lm_llama_create allocates */
+    lm_llama_config c = {.vocab = 300, .dim = 24, .layers = 3, .heads = 6, .kv_heads = 2, .ffn_dim = 40,
+                         .context = 16, .tied = 0, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    lm_llama m;
+    lm_tokenizer tok;
+    lm_error err;
+    for (int tied = 0; tied < 2; tied++) {
+        c.tied = tied;
+        assert_int_equal(lm_llama_create(&m, &c, 0, &err), 0);
+        assert_int_equal(lm_llama_n_params(&c), m.n_params);
+        lm_llama_free(&m);
+    }
+    /* a block count or a feed-forward width that the tensors do not hold is damage, found before
+     * the model is allocated (it asked for 49 GB and blamed the memory; found by fuzz_gguf) */
+    c = (lm_llama_config){.vocab = 257, .dim = 8, .layers = 1, .heads = 2, .kv_heads = 2, .ffn_dim = 8,
+                          .context = 8, .tied = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    assert_int_equal(lm_llama_create(&m, &c, 0, &err), 0);
+    lm_llama_init(&m, 1);
+    assert_int_equal(lm_tokenizer_byte(&tok, &err), 0);
+    char dir[] = "/tmp/loom_meta_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    assert_int_equal(lm_llama_save_gguf(path, &m, &tok, "meta", &err), 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(lm_read_file(path, 0, &buf, &len, NULL), 0);
+    patch_u32(buf, len, "llama.block_count", 1024);
+    patch_u32(buf, len, "llama.feed_forward_length", 1u << 20);
+    assert_int_equal(lm_write_file_atomic(path, buf, len, NULL), 0);
+    expect_error(path, "metadata describes");
+    free(buf);
+    unlink(path);
+    rmdir(dir);
+    lm_llama_free(&m);
+    lm_tokenizer_free(&tok);
+}
+
 int main(void) {
     const char *env = getenv("LOOM_SHARED");
     snprintf(shared_dir, sizeof shared_dir, "%s", env && *env ? env : LOOM_SOURCE_DIR "/../shared");
@@ -225,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_llama_128),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_damaged_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "formats/png.h"
 #include "tmpdir.h"
@@ -132,6 +133,55 @@ static void test_png_channel_conversions(void **state) {
     assert_int_equal(lm_png_write(ap, W, H, 2, rgba, &err), LOOM_ERR_ARG);
     free(gp);
     free(ap);
+}
+
+/* Appends a PNG chunk (length, type, data, CRC) at out + *k. */
+static void put_chunk(uint8_t *out, size_t *k, const char *type, const uint8_t *data, uint32_t n) {
+    uint8_t *c = out + *k;
+    c[0] = (uint8_t)(n >> 24), c[1] = (uint8_t)(n >> 16), c[2] = (uint8_t)(n >> 8), c[3] = (uint8_t)n;
+    memcpy(c + 4, type, 4);
+    if (n) memcpy(c + 8, data, n);
+    uint32_t crc = (uint32_t)crc32(0, c + 4, 4 + n);
+    c[8 + n] = (uint8_t)(crc >> 24), c[9 + n] = (uint8_t)(crc >> 16), c[10 + n] = (uint8_t)(crc >> 8),
+    c[11 + n] = (uint8_t)crc;
+    *k += 12 + n;
+}
+
+/* A palette image with a tRNS chunk reads as 1, 3 and 4 channels. libpng's palette expansion
+ * turns tRNS into alpha whatever was asked, which the reader used to refuse as "unsupported pixel
+ * layout" for 1 and 3 channels (found by fuzz/fuzz_png.c's seed palette_trns.png). */
+static void test_png_palette_transparency(void **state) {
+    (void)state;
+    uint8_t png[256];
+    size_t k = 8;
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    const uint8_t ihdr[13] = {0, 0, 0, 3, 0, 0, 0, 1, 8, 3, 0, 0, 0}; /* 3x1, 8-bit palette */
+    const uint8_t plte[9] = {255, 0, 0, 0, 255, 0, 0, 0, 255}, trns[2] = {0, 128};
+    const uint8_t raw[4] = {0, 0, 1, 2}; /* filter none, indices 0 1 2 */
+    uint8_t z[64];
+    uLongf zn = sizeof z;
+    assert_int_equal(compress2(z, &zn, raw, sizeof raw, 9), Z_OK);
+    put_chunk(png, &k, "IHDR", ihdr, 13);
+    put_chunk(png, &k, "PLTE", plte, 9);
+    put_chunk(png, &k, "tRNS", trns, 2);
+    put_chunk(png, &k, "IDAT", z, (uint32_t)zn);
+    put_chunk(png, &k, "IEND", NULL, 0);
+    uint8_t *px;
+    int w, h;
+    lm_error err = {0};
+    assert_int_equal(lm_png_read_mem(png, k, "palette.png", 4, &px, &w, &h, &err), LOOM_OK);
+    assert_int_equal(w, 3);
+    assert_int_equal(h, 1);
+    const uint8_t rgba[12] = {255, 0, 0, 0, 0, 255, 0, 128, 0, 0, 255, 255};
+    assert_memory_equal(px, rgba, 12);
+    free(px);
+    assert_int_equal(lm_png_read_mem(png, k, "palette.png", 3, &px, &w, &h, &err), LOOM_OK);
+    const uint8_t rgb[9] = {255, 0, 0, 0, 255, 0, 0, 0, 255};
+    assert_memory_equal(px, rgb, 9);
+    free(px);
+    assert_int_equal(lm_png_read_mem(png, k, "palette.png", 1, &px, &w, &h, &err), LOOM_OK);
+    assert_true(px[0] > 40 && px[0] < 90 && px[1] > px[0] && px[2] < px[0]); /* luma of red, green, blue */
+    free(px);
 }
 
 static void test_png_read_bad_files(void **state) {
@@ -281,6 +331,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_plot_two_series, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_png_roundtrip_rgb, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_png_channel_conversions, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test(test_png_palette_transparency),
         cmocka_unit_test_setup_teardown(test_png_read_bad_files, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_plot_degenerate, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_write_missing_dir, tmpdir_setup, tmpdir_teardown),

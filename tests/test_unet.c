@@ -75,6 +75,7 @@ static void test_param_count(void **state) {
         sum += m.views[i].n;
     }
     assert_int_equal(sum, m.n_params);
+    assert_int_equal(lm_unet_n_params(&c), m.n_params); /* counted without allocating */
     printf("  default U-Net (28x28 grey, widths 32/64/128, 10 labels): %zu parameters in %d tensors\n", m.n_params,
            m.n_views);
     /* the same count as bench/unet_torch.py's UNet() */

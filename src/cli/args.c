@@ -107,7 +107,7 @@ static int set_opt(lm_args *a, const lm_opt *d, const char *val, const char *whe
     return 0;
 }
 
-/* Applies a JSON config file. Its strings are kept alive in *keep (freed by the caller). */
+/* Applies a JSON config file. Its strings are kept alive in a->cfg (freed by lm_args_free). */
 static int apply_config(lm_args *a, const char *path) {
     lm_error err;
     uint8_t *buf;
@@ -116,14 +116,19 @@ static int apply_config(lm_args *a, const char *path) {
         fprintf(stderr, "loom %s: --config: %s\n", a->cmd, err.msg);
         return 2;
     }
+    int rc = lm_args_config_mem(a, (const char *)buf, len, path);
+    free(buf);
+    return rc;
+}
+
+int lm_args_config_mem(lm_args *a, const char *buf, size_t len, const char *path) {
     json_tokener *tk = json_tokener_new();
-    json_object *root = json_tokener_parse_ex(tk, (const char *)buf, (int)len);
+    json_object *root = json_tokener_parse_ex(tk, buf, (int)len);
     int bad = json_tokener_get_error(tk) != json_tokener_success;
     /* one object and nothing after it but white space */
     for (size_t i = bad ? len : json_tokener_get_parse_end(tk); i < len; i++)
         if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') bad = 1;
     json_tokener_free(tk);
-    free(buf);
     if (bad || !root || !json_object_is_type(root, json_type_object)) {
         fprintf(stderr, "loom %s: --config '%s' is not a JSON object (write {\"name\": value, ...})\n", a->cmd, path);
         json_object_put(root);

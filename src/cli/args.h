@@ -52,6 +52,10 @@ typedef struct lm_args {
 /* Parses argv[1..]. Returns 0 on success, 2 after printing a one-line usage error, and -1 after
  * printing the usage text for --help (the command then exits 0). */
 int lm_args_parse(lm_args *a, int argc, char **argv, void (*usage)(FILE *));
+/* Applies a --config JSON object held in memory (len bytes at buf; name stands for the file in
+ * messages), as lm_args_parse does for --config FILE: 0, or 2 after printing a one-line error.
+ * The values point into a->cfg, which lm_args_free releases. */
+int lm_args_config_mem(lm_args *a, const char *buf, size_t len, const char *name);
 /* Prints "  --name ARG  help" for every option. */
 void lm_args_print(const lm_args *a, FILE *f);
 void lm_args_free(lm_args *a);

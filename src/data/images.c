@@ -331,6 +331,20 @@ loom_status lm_idx_read(const char *path, int ndims, int64_t *dims, uint8_t **da
             s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' claims more than %llu bytes of data (the header is corrupt)", path,
                         (unsigned long long)IDX_MAX_BYTES);
     }
+    char shape[80] = "";
+    for (int d = 0, k = 0; d < ndims && !s && (size_t)k < sizeof shape; d++)
+        k += snprintf(shape + k, sizeof shape - (size_t)k, d ? "x%lld" : "%lld", (long long)dims[d]);
+    /* Allocate no more than the file can hold, so that a corrupt header cannot ask for gigabytes:
+     * a plain file holds its size less the header, a gzip'ed one at most 1032 bytes per byte
+     * (deflate's largest ratio). */
+    uint64_t fsize = (uint64_t)st.st_size;
+    uint64_t room = gzdirect(f) ? (fsize > hlen ? fsize - hlen : 0) : fsize * 1032;
+    if (!s && total > room)
+        s = lm_fail(err, LOOM_ERR_FORMAT,
+                    "'%s' is truncated: its header promises %s bytes (%llu) but the %s holds at most %llu "
+                    "(download it again)",
+                    path, shape, (unsigned long long)total, gzdirect(f) ? "file" : "gzip'ed file",
+                    (unsigned long long)room);
     uint8_t *buf = NULL;
     if (!s) {
         buf = malloc((size_t)total);
@@ -340,10 +354,6 @@ loom_status lm_idx_read(const char *path, int ndims, int64_t *dims, uint8_t **da
     }
     if (!s) {
         got = gz_read_all(f, buf, (size_t)total);
-        char shape[80];
-        int k = snprintf(shape, sizeof shape, "%lld", (long long)dims[0]);
-        for (int d = 1; d < ndims && k > 0 && (size_t)k < sizeof shape; d++)
-            k += snprintf(shape + k, sizeof shape - (size_t)k, "x%lld", (long long)dims[d]);
         if (got < total && (zmsg = gz_problem(f, path, &cut)) && !cut) {
             s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' is corrupt: %s (download it again)", path, zmsg);
         } else if (got < total) {

@@ -47,6 +47,18 @@ loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***
     lm_gguf *g = NULL;
     loom_status s = lm_gguf_open(path, &g, err);
     if (s) return s;
+    s = lm_classifier_from_gguf(g, m, label_names, info, err);
+    lm_gguf_close(g);
+    return s;
+}
+
+loom_status lm_classifier_from_gguf(const lm_gguf *g, lm_classifier *m, char ***label_names, lm_classifier_info *info,
+                                    lm_error *err) {
+    memset(m, 0, sizeof *m);
+    *label_names = NULL;
+    if (info) memset(info, 0, sizeof *info);
+    const char *path = lm_gguf_name(g);
+    loom_status s = LOOM_OK;
     const char *arch = lm_gguf_get_str(g, "general.architecture");
     if (!arch || strcmp(arch, ARCH)) {
         s = lm_fail(err, LOOM_ERR_FORMAT,
@@ -72,6 +84,15 @@ loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***
     const int32_t *wd = lm_gguf_arr_data(g, ARCH ".widths");
     for (int i = 0; i < 3; i++) c.widths[i] = wd[i];
     lm_error inner = {0};
+    /* settings that describe more parameters than the file holds are damaged: refused before
+     * anything that size is allocated */
+    if (!lm_classifier_check_config(&c, NULL) && lm_classifier_n_params(&c) > (size_t)lm_gguf_n_elements(g)) {
+        s = lm_fail(err, LOOM_ERR_FORMAT,
+                    "'%s': its settings describe %zu parameters but its tensors hold %lld values (retrain the "
+                    "classifier with --retrain-classifier)", path, lm_classifier_n_params(&c),
+                    (long long)lm_gguf_n_elements(g));
+        goto done;
+    }
     if ((s = lm_classifier_create(m, &c, 0, &inner))) {
         s = lm_fail(err, s == LOOM_ERR_NOMEM ? s : LOOM_ERR_FORMAT, "'%s' holds an unusable classifier: %s", path,
                     inner.msg);
@@ -106,6 +127,5 @@ loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***
     }
 done:
     if (s) lm_classifier_free(m);
-    lm_gguf_close(g);
     return s;
 }

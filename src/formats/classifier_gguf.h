@@ -12,6 +12,7 @@
 #define LM_CLASSIFIER_GGUF_H
 
 #include "model/classifier.h"
+#include "formats/gguf.h"
 #include "util/error.h"
 
 typedef struct lm_classifier_info {
@@ -32,6 +33,10 @@ loom_status lm_classifier_save_gguf(const char *path, const lm_classifier *m, ch
 loom_status lm_classifier_load_gguf(const char *path, lm_classifier *m, char ***label_names, lm_classifier_info *info,
                                     lm_error *err);
 
+/* The same from a file already open (formats/gguf.h; lm_gguf_open_mem for one held in memory);
+ * messages name it by lm_gguf_name. g stays open. */
+loom_status lm_classifier_from_gguf(const lm_gguf *g, lm_classifier *m, char ***label_names, lm_classifier_info *info,
+                                    lm_error *err);
 /* Frees a NULL-terminated array of malloc'ed names (NULL is fine). */
 void lm_classifier_labels_free(char **names);
 

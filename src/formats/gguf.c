@@ -1020,25 +1020,15 @@ static loom_status parse_tensors(lm_gguf *g, rd *r, uint64_t n_t) {
     return LOOM_OK;
 }
 
-loom_status lm_gguf_open(const char *path, lm_gguf **out, lm_error *err) {
-    *out = NULL;
-    if (!path) return lm_fail(err, LOOM_ERR_ARG, "no GGUF path given");
-    lm_gguf *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = dup_mem(path, strlen(path)))) {
-        free(g);
-        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory opening '%s'", path);
-    }
-    loom_status s = map_file(g, path, err);
-    if (s) {
-        lm_gguf_close(g);
-        return s;
-    }
+/* Validates the file held in g->base[0..size) (mapped or copied) and fills g. */
+static loom_status parse(lm_gguf *g, lm_error *err) {
+    const char *path = g->path;
+    loom_status s;
     rd r = {.p = g->base, .size = g->size, .pos = 0, .path = g->path, .err = err};
 
     if (g->size < 4 || memcmp(g->base, GGUF_MAGIC, 4) != 0) {
         char start[16];
         safe_name(start, sizeof start, g->base, g->size < 4 ? g->size : 4);
-        lm_gguf_close(g);
         return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is not a GGUF file (it starts with \"%s\", not \"GGUF\")", path,
                        start);
     }
@@ -1046,33 +1036,85 @@ loom_status lm_gguf_open(const char *path, lm_gguf **out, lm_error *err) {
     uint32_t version = 0;
     uint64_t n_t = 0, n_kv = 0;
     snprintf(r.what, sizeof r.what, "the header");
-    if ((s = rd_u32(&r, &version))) goto fail;
+    if ((s = rd_u32(&r, &version))) return s;
     if (version != 2 && version != 3) {
         uint32_t swapped = __builtin_bswap32(version);
         if (swapped == 2 || swapped == 3)
-            s = lm_fail(err, LOOM_ERR_FORMAT,
-                        "'%s' is a big-endian GGUF file, which loom cannot read (use a little-endian export)", path);
-        else
-            s = lm_fail(err, LOOM_ERR_FORMAT, "'%s': GGUF version %u is not supported (loom reads 2 and 3)", path,
-                        version);
-        goto fail;
+            return lm_fail(err, LOOM_ERR_FORMAT,
+                           "'%s' is a big-endian GGUF file, which loom cannot read (use a little-endian export)", path);
+        return lm_fail(err, LOOM_ERR_FORMAT, "'%s': GGUF version %u is not supported (loom reads 2 and 3)", path,
+                       version);
     }
     g->version = version;
-    if ((s = rd_u64(&r, &n_t)) || (s = rd_u64(&r, &n_kv))) goto fail;
-    if ((s = parse_kvs(g, &r, n_kv))) goto fail;
-    if ((s = parse_alignment(g, &r))) goto fail;
-    if ((s = parse_tensors(g, &r, n_t))) goto fail;
+    if ((s = rd_u64(&r, &n_t)) || (s = rd_u64(&r, &n_kv))) return s;
+    if ((s = parse_kvs(g, &r, n_kv))) return s;
+    if ((s = parse_alignment(g, &r))) return s;
+    return parse_tensors(g, &r, n_t);
+}
+
+/* A handle named name (a path, or what stands for one in messages), nothing read yet. */
+static lm_gguf *new_handle(const char *name, lm_error *err) {
+    lm_gguf *g = calloc(1, sizeof *g);
+    if (!g || !(g->path = dup_mem(name, strlen(name)))) {
+        free(g);
+        lm_fail(err, LOOM_ERR_NOMEM, "out of memory opening '%s'", name);
+        return NULL;
+    }
+    return g;
+}
+
+loom_status lm_gguf_open(const char *path, lm_gguf **out, lm_error *err) {
+    *out = NULL;
+    if (!path) return lm_fail(err, LOOM_ERR_ARG, "no GGUF path given");
+    lm_gguf *g = new_handle(path, err);
+    if (!g) return LOOM_ERR_NOMEM;
+    loom_status s = map_file(g, path, err);
+    if (!s) s = parse(g, err);
+    if (s) {
+        lm_gguf_close(g);
+        return s;
+    }
     *out = g;
     return LOOM_OK;
-fail:
-    lm_gguf_close(g);
-    return s;
+}
+
+loom_status lm_gguf_open_mem(const void *data, size_t size, const char *name, lm_gguf **out, lm_error *err) {
+    *out = NULL;
+    if (!data && size) return lm_fail(err, LOOM_ERR_ARG, "lm_gguf_open_mem: no data given");
+    if (!name) name = "(memory)";
+    lm_gguf *g = new_handle(name, err);
+    if (!g) return LOOM_ERR_NOMEM;
+    loom_status s = LOOM_OK;
+    if (size == 0) {
+        s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' is not a GGUF file (it is empty)", name);
+    } else {
+        /* a copy, so that the handle owns its bytes as it does a mapping (tensor data pointers
+         * stay valid until lm_gguf_close whatever the caller does with data), page-aligned as a
+         * mapping is (tensor data is then aligned to general.alignment up to the page size) */
+        void *copy = NULL;
+        if (posix_memalign(&copy, 4096, size) != 0) copy = NULL;
+        if (!copy) {
+            s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory opening '%s'", name);
+        } else {
+            memcpy(copy, data, size);
+            g->base = copy;
+            g->size = size;
+            s = parse(g, err);
+        }
+    }
+    if (s) {
+        lm_gguf_close(g);
+        return s;
+    }
+    *out = g;
+    return LOOM_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Lookups                                                                   */
 /* ------------------------------------------------------------------------ */
 
+const char *lm_gguf_name(const lm_gguf *g) { return g->path; }
 uint32_t lm_gguf_version(const lm_gguf *g) { return g->version; }
 uint32_t lm_gguf_alignment(const lm_gguf *g) { return g->alignment; }
 int64_t lm_gguf_data_offset(const lm_gguf *g) { return (int64_t)g->data_offset; }
@@ -1172,6 +1214,13 @@ int64_t lm_gguf_n_tensors(const lm_gguf *g) { return g->n_t; }
 
 const lm_gguf_tensor *lm_gguf_tensor_at(const lm_gguf *g, int64_t i) {
     return i >= 0 && i < g->n_t ? &g->t[i] : NULL;
+}
+
+int64_t lm_gguf_n_elements(const lm_gguf *g) {
+    /* each tensor's data lies in the file, at least 84 bytes per 256 elements: no overflow */
+    int64_t n = 0;
+    for (int64_t i = 0; i < g->n_t; i++) n += g->t[i].ne[0] * g->t[i].ne[1] * g->t[i].ne[2] * g->t[i].ne[3];
+    return n;
 }
 
 const lm_gguf_tensor *lm_gguf_find_tensor(const lm_gguf *g, const char *name) {

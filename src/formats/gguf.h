@@ -160,8 +160,14 @@ typedef struct lm_gguf_tensor {
  * would fault; loom itself replaces files by rename, which is safe.) An open handle is never
  * modified, so several threads may query it at once. */
 loom_status lm_gguf_open(const char *path, lm_gguf **out, lm_error *err);
+/* The same for a GGUF file held in memory (size bytes at data), which is copied: the handle does
+ * not refer to data afterwards. name stands for the path in messages (NULL: "(memory)"). */
+loom_status lm_gguf_open_mem(const void *data, size_t size, const char *name, lm_gguf **out, lm_error *err);
 /* Unmaps the file and frees everything. NULL is fine. */
 void lm_gguf_close(lm_gguf *g);
+
+/* The path given to lm_gguf_open (or the name given to lm_gguf_open_mem), for messages. */
+const char *lm_gguf_name(const lm_gguf *g);
 
 /* The file's format version (2 or 3). */
 uint32_t lm_gguf_version(const lm_gguf *g);
@@ -206,6 +212,8 @@ const void *lm_gguf_arr_data(const lm_gguf *g, const char *key);
 int64_t lm_gguf_n_tensors(const lm_gguf *g);
 /* Tensor i in file order, or NULL if i is out of range. */
 const lm_gguf_tensor *lm_gguf_tensor_at(const lm_gguf *g, int64_t i);
+/* The elements of all tensors together (what a loader can fill from the file). */
+int64_t lm_gguf_n_elements(const lm_gguf *g);
 /* Tensor by name, or NULL if absent. Names are unique (checked on open). */
 const lm_gguf_tensor *lm_gguf_find_tensor(const lm_gguf *g, const char *name);
 

@@ -349,13 +349,19 @@ static loom_status read_vocab(const char *path, const lm_gguf *g, int n_vocab, l
     return s;
 }
 
+loom_status lm_tokenizer_from_gguf(const lm_gguf *g, lm_tokenizer *tok, lm_error *err) {
+    memset(tok, 0, sizeof *tok);
+    loom_status s = read_vocab(lm_gguf_name(g), g, -1, tok, err);
+    if (s) lm_tokenizer_free(tok);
+    return s;
+}
+
 loom_status lm_gguf_load_tokenizer(const char *path, lm_tokenizer *tok, lm_error *err) {
     memset(tok, 0, sizeof *tok);
     lm_gguf *g = NULL;
     loom_status s = lm_gguf_open(path, &g, err);
     if (s) return s;
-    s = read_vocab(path, g, -1, tok, err);
-    if (s) lm_tokenizer_free(tok);
+    s = lm_tokenizer_from_gguf(g, tok, err);
     lm_gguf_close(g);
     return s;
 }
@@ -366,6 +372,16 @@ loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok,
     lm_gguf *g = NULL;
     loom_status s = lm_gguf_open(path, &g, err);
     if (s) return s;
+    s = lm_llama_from_gguf(g, m, tok, err);
+    lm_gguf_close(g);
+    return s;
+}
+
+loom_status lm_llama_from_gguf(const lm_gguf *g, lm_llama *m, lm_tokenizer *tok, lm_error *err) {
+    memset(m, 0, sizeof *m);
+    memset(tok, 0, sizeof *tok);
+    const char *path = lm_gguf_name(g);
+    loom_status s = LOOM_OK;
     const char *arch = lm_gguf_get_str(g, "general.architecture");
     if (!arch || strcmp(arch, "llama")) {
         s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' is a%s '%s' model; loom runs 'llama' models", path,
@@ -427,6 +443,14 @@ loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok,
         s = lm_fail(err, LOOM_ERR_FORMAT, "'%s' holds an unusable model: %s", path, err->msg);
         goto done;
     }
+    /* damaged metadata (a block count of 1024) must not allocate gigabytes before the first
+     * missing tensor is noticed, nor be blamed on memory */
+    if (lm_llama_n_params(&c) > (size_t)lm_gguf_n_elements(g)) {
+        s = lm_fail(err, LOOM_ERR_FORMAT,
+                    "'%s': its metadata describes %zu parameters but its tensors hold %lld values (the file's "
+                    "metadata is damaged)", path, lm_llama_n_params(&c), (long long)lm_gguf_n_elements(g));
+        goto done;
+    }
     if ((s = lm_llama_create(m, &c, 0, err))) goto done;
     for (int i = 0; i < m->n_views && !s; i++) s = read_tensor(path, g, &m->views[i], m->params + m->views[i].offset, err);
     if (s) goto done;
@@ -437,6 +461,5 @@ done:
         lm_llama_free(m);
         lm_tokenizer_free(tok);
     }
-    lm_gguf_close(g);
     return s;
 }

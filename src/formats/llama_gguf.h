@@ -5,6 +5,7 @@
 #define LM_LLAMA_GGUF_H
 
 #include "data/tokenizer.h"
+#include "formats/gguf.h"
 #include "model/llama.h"
 #include "util/error.h"
 
@@ -20,5 +21,10 @@ loom_status lm_llama_load_gguf(const char *path, lm_llama *m, lm_tokenizer *tok,
 
 /* Only the vocabulary of a GGUF model (no weights are read), as lm_llama_load_gguf builds it. */
 loom_status lm_gguf_load_tokenizer(const char *path, lm_tokenizer *tok, lm_error *err);
+
+/* The same two from a file already open (formats/gguf.h; lm_gguf_open_mem for one held in
+ * memory); messages name it by lm_gguf_name. g stays open. */
+loom_status lm_llama_from_gguf(const lm_gguf *g, lm_llama *m, lm_tokenizer *tok, lm_error *err);
+loom_status lm_tokenizer_from_gguf(const lm_gguf *g, lm_tokenizer *tok, lm_error *err);
 
 #endif

@@ -16,6 +16,7 @@
 #define LM_PNG_MAX_DIM 32768
 #define LM_PNG_MAX_BYTES ((size_t)1 << 30)
 #define LM_PNG_MAX_FILE ((size_t)1 << 30)
+#define LM_PNG_MAX_ALLOC ((png_alloc_size_t)16 << 20) /* the most libpng may allocate at once */
 #define LM_CANVAS_MAX_DIM 16384
 
 /* ------------------------------------------------------------------------ */
@@ -138,6 +139,10 @@ static int png_decode(png_structp png, png_infop info, int want, png_io *io, png
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     int has_color = (ctype & PNG_COLOR_MASK_COLOR) != 0;
     int has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) != 0;
+    /* png_set_palette_to_rgb turns a palette's tRNS chunk into an alpha channel whatever is
+     * asked: that alpha is stripped below like a stored one unless 4 channels were asked for */
+    int strip = (ctype & PNG_COLOR_MASK_ALPHA) ||
+                (ctype == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS));
 
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (!has_color && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -153,10 +158,10 @@ static int png_decode(png_structp png, png_infop info, int want, png_io *io, png
 #endif
     if (want == 1) {
         if (has_color) png_set_rgb_to_gray_fixed(png, PNG_ERROR_ACTION_NONE, -1, -1);
-        if (ctype & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+        if (strip) png_set_strip_alpha(png);
     } else {
         if (!has_color) png_set_gray_to_rgb(png);
-        if (want == 3 && (ctype & PNG_COLOR_MASK_ALPHA)) png_set_strip_alpha(png);
+        if (want == 3 && strip) png_set_strip_alpha(png);
         if (want == 4 && !has_alpha) png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER);
     }
     png_set_interlace_handling(png);
@@ -196,24 +201,50 @@ loom_status lm_png_read(const char *path, int want_channels, uint8_t **pixels, i
     size_t len;
     loom_status s = lm_read_file(path, LM_PNG_MAX_FILE, &buf, &len, err);
     if (s) return s;
-    if (len < 8 || png_sig_cmp(buf, 0, 8) != 0) {
-        free(buf);
+    s = lm_png_read_mem(buf, len, path, want_channels, pixels, width, height, err);
+    free(buf);
+    return s;
+}
+
+/* libpng allocates an ancillary chunk (text, ICC profile) at the size its header claims before
+ * reading it (png_set_chunk_malloc_max only warns about a larger one in libpng 1.6), so a 100-byte
+ * file claiming a 1.3 GB tEXt chunk got 1.3 GB. Refusing large allocations makes libpng give up
+ * on such a chunk instead; its other allocations (a row, zlib's window) stay far below the cap,
+ * and the pixels are allocated by png_decode, not by libpng. */
+static png_voidp png_alloc(png_structp png, png_alloc_size_t n) {
+    (void)png;
+    return n > LM_PNG_MAX_ALLOC ? NULL : malloc(n);
+}
+
+static void png_dealloc(png_structp png, png_voidp p) {
+    (void)png;
+    free(p);
+}
+
+loom_status lm_png_read_mem(const uint8_t *buf, size_t len, const char *path, int want_channels, uint8_t **pixels,
+                            int *width, int *height, lm_error *err) {
+    if (pixels) *pixels = NULL;
+    if (width) *width = 0;
+    if (height) *height = 0;
+    if (!buf || !path || !pixels || !width || !height)
+        return lm_fail(err, LOOM_ERR_ARG, "lm_png_read_mem: buf, name and outputs must not be NULL");
+    if (want_channels != 1 && want_channels != 3 && want_channels != 4)
+        return lm_fail(err, LOOM_ERR_ARG, "cannot read '%s' as %d channels (use 1, 3 or 4)", path, want_channels);
+    if (len < 8 || png_sig_cmp(buf, 0, 8) != 0)
         return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is not a PNG file (it lacks the PNG signature)", path);
-    }
 
     png_io io = {.data = buf, .len = len, .pos = 8};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, on_png_error, on_png_warning);
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &io, on_png_error, on_png_warning, NULL,
+                                               png_alloc, png_dealloc);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        free(buf);
         return lm_fail(err, LOOM_ERR_NOMEM, "out of memory reading '%s'", path);
     }
     png_set_read_fn(png, &io, on_png_read);
     png_out out = {0};
     int bad = png_decode(png, info, want_channels, &io, &out);
     png_destroy_read_struct(&png, &info, NULL);
-    free(buf);
     free(out.rows);
     if (bad) {
         free(out.px);

@@ -22,6 +22,10 @@ loom_status lm_png_write(const char *path, int width, int height, int channels, 
  * *pixels is NULL and the message names the file. Never crashes on corrupt input. */
 loom_status lm_png_read(const char *path, int want_channels, uint8_t **pixels, int *width, int *height,
                         lm_error *err);
+/* The same for a PNG file held in memory (len bytes at buf, not kept); name stands for its
+ * path in messages. */
+loom_status lm_png_read_mem(const uint8_t *buf, size_t len, const char *name, int want_channels, uint8_t **pixels,
+                            int *width, int *height, lm_error *err);
 
 /* An RGB raster (3 bytes a pixel, rows top to bottom). Colours are 0xRRGGBB.
  * Coordinates are in pixels; pixel (x, y) covers [x, x+1) x [y, y+1). */

@@ -46,6 +46,17 @@ loom_status lm_unet_load_gguf(const char *path, lm_unet *m, lm_diffusion *d, cha
     lm_gguf *g = NULL;
     loom_status s = lm_gguf_open(path, &g, err);
     if (s) return s;
+    s = lm_unet_from_gguf(g, m, d, label_names, err);
+    lm_gguf_close(g);
+    return s;
+}
+
+loom_status lm_unet_from_gguf(const lm_gguf *g, lm_unet *m, lm_diffusion *d, char ***label_names, lm_error *err) {
+    memset(m, 0, sizeof *m);
+    memset(d, 0, sizeof *d);
+    *label_names = NULL;
+    const char *path = lm_gguf_name(g);
+    loom_status s = LOOM_OK;
     const char *arch = lm_gguf_get_str(g, "general.architecture");
     if (!arch || strcmp(arch, ARCH)) {
         if (arch && lm_gguf_find_key(g, "tokenizer.ggml.model") >= 0)
@@ -86,6 +97,15 @@ loom_status lm_unet_load_gguf(const char *path, lm_unet *m, lm_diffusion *d, cha
         goto done;
     }
     lm_error inner = {0};
+    /* settings that describe more parameters than the file holds are damaged: refused before
+     * anything that size is allocated */
+    if (!lm_unet_check_config(&c, NULL) && lm_unet_n_params(&c) > (size_t)lm_gguf_n_elements(g)) {
+        s = lm_fail(err, LOOM_ERR_FORMAT,
+                    "'%s': its settings describe %zu parameters but its tensors hold %lld values (the file is "
+                    "damaged; rewrite it with `loom train-image`)", path, lm_unet_n_params(&c),
+                    (long long)lm_gguf_n_elements(g));
+        goto done;
+    }
     if ((s = lm_unet_create(m, &c, 0, &inner)) || (s = lm_diffusion_create(d, ns, steps, &inner))) {
         s = lm_fail(err, s == LOOM_ERR_NOMEM ? s : LOOM_ERR_FORMAT, "'%s' holds an unusable model: %s", path, inner.msg);
         goto done;
@@ -119,6 +139,5 @@ done:
         lm_unet_free(m);
         lm_diffusion_free(d);
     }
-    lm_gguf_close(g);
     return s;
 }

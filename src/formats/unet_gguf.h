@@ -12,6 +12,7 @@
 
 #include "model/diffusion.h"
 #include "model/unet.h"
+#include "formats/gguf.h"
 #include "util/error.h"
 
 /* Writes the file atomically. weights: the array to save (the EMA), or NULL for m->params.
@@ -25,6 +26,9 @@ loom_status lm_unet_save_gguf(const char *path, const lm_unet *m, const float *w
  * cfg.n_labels malloc'ed names plus a NULL after them; free them with lm_unet_labels_free. */
 loom_status lm_unet_load_gguf(const char *path, lm_unet *m, lm_diffusion *d, char ***label_names, lm_error *err);
 
+/* The same from a file already open (formats/gguf.h; lm_gguf_open_mem for one held in memory);
+ * messages name it by lm_gguf_name. g stays open. */
+loom_status lm_unet_from_gguf(const lm_gguf *g, lm_unet *m, lm_diffusion *d, char ***label_names, lm_error *err);
 /* Frees a NULL-terminated array of malloc'ed names (NULL is fine). */
 void lm_unet_labels_free(char **names);
 

@@ -64,6 +64,14 @@ loom_status lm_classifier_check_config(const lm_classifier_config *c, lm_error *
 /* The width of conv i's output. */
 static int conv_width(const lm_classifier_config *c, int i) { return c->widths[i < 2 ? i : 2]; }
 
+static void do_layout(lm_param_layout *L, const void *cfg);
+
+size_t lm_classifier_n_params(const lm_classifier_config *c) {
+    lm_param_layout L = {0};
+    do_layout(&L, c);
+    return L.off;
+}
+
 static void do_layout(lm_param_layout *L, const void *cfg) {
     const lm_classifier_config *c = cfg;
     int n_conv, map;

@@ -60,6 +60,9 @@ typedef struct lm_classifier {
 void lm_classifier_defaults(lm_classifier_config *c, int channels, int size, int n_labels);
 /* Checks a configuration; the message names the offending setting and the fix. */
 loom_status lm_classifier_check_config(const lm_classifier_config *c, lm_error *err);
+/* The number of parameters lm_classifier_create allocates for c (a checked configuration),
+ * counted by the same layout without allocating them. */
+size_t lm_classifier_n_params(const lm_classifier_config *c);
 /* Allocates parameters (and gradients when with_grads), zeroed. */
 loom_status lm_classifier_create(lm_classifier *m, const lm_classifier_config *c, int with_grads, lm_error *err);
 void lm_classifier_free(lm_classifier *m);

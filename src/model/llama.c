@@ -38,6 +38,15 @@ static void add_view(lm_llama *m, const char *name, int ndim, int64_t rows, int6
     v->decay = decay;
 }
 
+size_t lm_llama_n_params(const lm_llama_config *c) {
+    size_t V = (size_t)c->vocab, C = (size_t)c->dim, L = (size_t)c->layers, F = (size_t)c->ffn_dim;
+    size_t hd = C / (size_t)c->heads, H = (size_t)c->heads, KVH = (size_t)c->kv_heads;
+    /* as lm_llama_create lays them out: per block two norms, q k v, the output projection and
+     * the three SwiGLU matrices */
+    size_t block = 2 * C + (H + 2 * KVH) * hd * C + C * H * hd + 3 * F * C;
+    return V * C + L * block + C + (c->tied ? 0 : V * C);
+}
+
 loom_status lm_llama_create(lm_llama *m, const lm_llama_config *c, int with_grads, lm_error *err) {
     memset(m, 0, sizeof *m);
     loom_status s = lm_llama_check_config(c, err);

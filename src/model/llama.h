@@ -46,6 +46,9 @@ typedef struct lm_llama {
 
 /* Checks a configuration; the message names the offending flag. */
 loom_status lm_llama_check_config(const lm_llama_config *c, lm_error *err);
+/* The number of parameters lm_llama_create allocates for c (a checked configuration), without
+ * allocating them: a loader compares it with what its file holds first. */
+size_t lm_llama_n_params(const lm_llama_config *c);
 /* Allocates parameters (and gradients when with_grads) for c. Parameters are zero. */
 loom_status lm_llama_create(lm_llama *m, const lm_llama_config *c, int with_grads, lm_error *err);
 void lm_llama_free(lm_llama *m);

@@ -96,6 +96,14 @@ static void add_attn(lm_param_layout *L, const char *p, int c) {
 }
 
 /* The whole model, in the order of the forward pass. */
+static void do_layout(lm_param_layout *L, const void *cfg);
+
+size_t lm_unet_n_params(const lm_unet_config *c) {
+    lm_param_layout L = {0};
+    do_layout(&L, c);
+    return L.off;
+}
+
 static void do_layout(lm_param_layout *L, const void *cfg) {
     const lm_unet_config *c = cfg;
     int nl = c->levels, w0 = c->widths[0], E = 4 * w0;

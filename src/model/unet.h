@@ -63,6 +63,9 @@ typedef struct lm_unet {
 void lm_unet_defaults(lm_unet_config *c);
 /* Checks a configuration; the message names the offending setting and the fix. */
 loom_status lm_unet_check_config(const lm_unet_config *c, lm_error *err);
+/* The number of parameters lm_unet_create allocates for c (a checked configuration), counted by
+ * the same layout without allocating them. */
+size_t lm_unet_n_params(const lm_unet_config *c);
 /* Allocates parameters (and gradients when with_grads), zeroed. */
 loom_status lm_unet_create(lm_unet *m, const lm_unet_config *c, int with_grads, lm_error *err);
 void lm_unet_free(lm_unet *m);

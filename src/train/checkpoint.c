@@ -58,39 +58,32 @@ loom_status lm_ckpt_save(const char *path, const lm_train_opts *o, const lm_llam
     return lm_ckpt_write_commit(&w, err);
 }
 
-/* Reads and verifies the whole file; on success *buf holds it. */
-static loom_status read_verified(const char *path, uint8_t **buf, size_t *len, lm_error *err) {
-    loom_status s = lm_read_file(path, 0, buf, len, err);
-    if (s) return lm_fail(err, s, "cannot read checkpoint: %s", err->msg);
+/* Checks a whole checkpoint held in buf: magic, version, size and CRC. */
+static loom_status verify(const uint8_t *buf, size_t len, const char *path, lm_error *err) {
     const char *hint = "(start again without --resume, or use another --out folder)";
-    if (*len < 8 || memcmp(*buf, CKPT_MAGIC, 4) != 0) {
-        free(*buf);
+    if (len < 8 || memcmp(buf, CKPT_MAGIC, 4) != 0)
         return lm_fail(err, LOOM_ERR_FORMAT, "'%s' is not a loom checkpoint %s", path, hint);
-    }
     uint32_t ver;
-    memcpy(&ver, *buf + 4, 4);
-    if (ver != CKPT_VERSION) {
-        free(*buf);
+    memcpy(&ver, buf + 4, 4);
+    if (ver != CKPT_VERSION)
         return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' has version %u; this loom reads version %u %s", path,
                        ver, CKPT_VERSION, hint);
-    }
     size_t hs = 8 + header_size();
-    if (*len < hs + 4) {
-        free(*buf);
-        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' is truncated (%zu bytes) %s", path, *len, hint);
-    }
+    if (len < hs + 4)
+        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' is truncated (%zu bytes) %s", path, len, hint);
     uint64_t n;
-    memcpy(&n, *buf + hs - 8, 8); /* n_params is the last header field */
-    if (n > ((uint64_t)1 << 40) || *len != hs + 3 * n * sizeof(float) + 4) {
-        free(*buf);
+    memcpy(&n, buf + hs - 8, 8); /* n_params is the last header field */
+    if (n > ((uint64_t)1 << 40) || len != hs + 3 * n * sizeof(float) + 4)
         return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' is truncated or corrupted (size %zu does not match) %s",
-                       path, *len, hint);
-    }
-    if (!lm_ckpt_crc_ok(*buf, *len)) {
-        free(*buf);
+                       path, len, hint);
+    if (!lm_ckpt_crc_ok(buf, len))
         return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' is corrupted (checksum mismatch) %s", path, hint);
-    }
     return LOOM_OK;
+}
+
+static loom_status read_whole(const char *path, uint8_t **buf, size_t *len, lm_error *err) {
+    loom_status s = lm_read_file(path, 0, buf, len, err);
+    return s ? lm_fail(err, s, "cannot read checkpoint: %s", err->msg) : LOOM_OK;
 }
 
 static void parse_header(const uint8_t *buf, lm_train_opts *o, lm_llama_config *c, lm_ckpt_state *st,
@@ -100,38 +93,58 @@ static void parse_header(const uint8_t *buf, lm_train_opts *o, lm_llama_config *
     lm_ckpt_fields_read(f, k, buf + 8);
 }
 
+loom_status lm_ckpt_peek_mem(const uint8_t *buf, size_t len, const char *name, lm_train_opts *o,
+                             lm_llama_config *cfg, lm_ckpt_state *st, lm_error *err) {
+    loom_status s = verify(buf, len, name, err);
+    if (s) return s;
+    uint64_t n;
+    parse_header(buf, o, cfg, st, &n);
+    if (lm_llama_check_config(cfg, err))
+        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model: %s", name, err->msg);
+    /* the caller allocates the model cfg describes: it must be the one whose arrays the file holds */
+    if (n != lm_llama_n_params(cfg))
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "checkpoint '%s' is corrupted (its model has %zu parameters but it holds %llu) (start again "
+                       "without --resume, or use another --out folder)",
+                       name, lm_llama_n_params(cfg), (unsigned long long)n);
+    return LOOM_OK;
+}
+
 loom_status lm_ckpt_peek(const char *path, lm_train_opts *o, lm_llama_config *cfg, lm_ckpt_state *st,
                          lm_error *err) {
     uint8_t *buf;
     size_t len;
-    loom_status s = read_verified(path, &buf, &len, err);
+    loom_status s = read_whole(path, &buf, &len, err);
     if (s) return s;
-    uint64_t n;
-    parse_header(buf, o, cfg, st, &n);
+    s = lm_ckpt_peek_mem(buf, len, path, o, cfg, st, err);
     free(buf);
-    return lm_llama_check_config(cfg, err) ? lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model: %s",
-                                                     path, err->msg)
-                                           : LOOM_OK;
+    return s;
+}
+
+loom_status lm_ckpt_load_mem(const uint8_t *buf, size_t len, const char *name, lm_llama *m, float *adam_m,
+                             float *adam_v, lm_ckpt_state *st, lm_error *err) {
+    loom_status s = verify(buf, len, name, err);
+    if (s) return s;
+    lm_train_opts o;
+    lm_llama_config c;
+    uint64_t n;
+    parse_header(buf, &o, &c, st, &n);
+    if (n != m->n_params || memcmp(&c, &m->cfg, sizeof c) != 0)
+        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds a different model than the one requested", name);
+    const uint8_t *p = buf + 8 + header_size();
+    memcpy(m->params, p, n * sizeof(float));
+    memcpy(adam_m, p + n * sizeof(float), n * sizeof(float));
+    memcpy(adam_v, p + 2 * n * sizeof(float), n * sizeof(float));
+    return LOOM_OK;
 }
 
 loom_status lm_ckpt_load(const char *path, lm_llama *m, float *adam_m, float *adam_v, lm_ckpt_state *st,
                          lm_error *err) {
     uint8_t *buf;
     size_t len;
-    loom_status s = read_verified(path, &buf, &len, err);
+    loom_status s = read_whole(path, &buf, &len, err);
     if (s) return s;
-    lm_train_opts o;
-    lm_llama_config c;
-    uint64_t n;
-    parse_header(buf, &o, &c, st, &n);
-    if (n != m->n_params || memcmp(&c, &m->cfg, sizeof c) != 0) {
-        free(buf);
-        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds a different model than the one requested", path);
-    }
-    const uint8_t *p = buf + 8 + header_size();
-    memcpy(m->params, p, n * sizeof(float));
-    memcpy(adam_m, p + n * sizeof(float), n * sizeof(float));
-    memcpy(adam_v, p + 2 * n * sizeof(float), n * sizeof(float));
+    s = lm_ckpt_load_mem(buf, len, path, m, adam_m, adam_v, st, err);
     free(buf);
-    return LOOM_OK;
+    return s;
 }

@@ -32,4 +32,11 @@ loom_status lm_ckpt_peek(const char *path, lm_train_opts *o, lm_llama_config *cf
 loom_status lm_ckpt_load(const char *path, lm_llama *m, float *adam_m, float *adam_v, lm_ckpt_state *st,
                          lm_error *err);
 
+/* The same two for a checkpoint held in memory (len bytes at buf, not kept); name stands for
+ * its path in messages. */
+loom_status lm_ckpt_peek_mem(const uint8_t *buf, size_t len, const char *name, lm_train_opts *o,
+                             lm_llama_config *cfg, lm_ckpt_state *st, lm_error *err);
+loom_status lm_ckpt_load_mem(const uint8_t *buf, size_t len, const char *name, lm_llama *m, float *adam_m,
+                             float *adam_v, lm_ckpt_state *st, lm_error *err);
+
 #endif

@@ -70,42 +70,39 @@ loom_status lm_ckpt_image_save(const char *path, const lm_train_image_opts *o, c
     return lm_ckpt_write_commit(&w, err);
 }
 
-/* Reads and verifies the whole file; on success *buf holds it and *arrays is the offset of the
- * first f32 array. */
-static loom_status read_verified(const char *path, uint8_t **buf, size_t *len, size_t *arrays, lm_error *err) {
-    loom_status s = lm_read_file(path, 0, buf, len, err);
-    if (s) return lm_fail(err, s, "cannot read checkpoint: %s", err ? err->msg : "");
+/* Checks a whole checkpoint held in buf (magic, version, sizes, CRC); *arrays gets the offset of
+ * the first f32 array. */
+static loom_status verify(const uint8_t *buf, size_t len, const char *path, size_t *arrays, lm_error *err) {
     const char *hint = "(start again without --resume, or use another --out folder)";
     const char *why = NULL;
     uint32_t ver = 0;
     size_t hs = 8 + header_size();
-    if (*len < 8 || memcmp(*buf, CKPT_MAGIC, 4) != 0) {
-        why = *len >= 8 && memcmp(*buf, "LMCK", 4) == 0 ? "is a text model's checkpoint (loom train), not an image one"
-                                                        : "is not a loom image checkpoint";
-    } else if (memcpy(&ver, *buf + 4, 4), ver != CKPT_VERSION) {
-        free(*buf);
-        *buf = NULL;
+    if (len < 8 || memcmp(buf, CKPT_MAGIC, 4) != 0) {
+        why = len >= 8 && memcmp(buf, "LMCK", 4) == 0 ? "is a text model's checkpoint (loom train), not an image one"
+                                                      : "is not a loom image checkpoint";
+    } else if (memcpy(&ver, buf + 4, 4), ver != CKPT_VERSION) {
         return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' has version %u; this loom reads version %u %s", path,
                        ver, CKPT_VERSION, hint);
-    } else if (*len < hs + 4 + 4) {
+    } else if (len < hs + 4 + 4) {
         why = "is truncated";
     }
     uint64_t n = 0;
     uint32_t pl = 0;
     if (!why) {
-        memcpy(&n, *buf + hs - 8, 8); /* n_params is the last header field */
-        memcpy(&pl, *buf + hs, 4);
-        if (pl > MAX_PATH_BYTES || n > ((uint64_t)1 << 36) || *len != hs + 4 + pl + 4 * n * sizeof(float) + 4)
+        memcpy(&n, buf + hs - 8, 8); /* n_params is the last header field */
+        memcpy(&pl, buf + hs, 4);
+        if (pl > MAX_PATH_BYTES || n > ((uint64_t)1 << 36) || len != hs + 4 + pl + 4 * n * sizeof(float) + 4)
             why = "is truncated or corrupted (its size does not match its header)";
     }
-    if (!why && !lm_ckpt_crc_ok(*buf, *len)) why = "is corrupted (checksum mismatch)";
-    if (why) {
-        free(*buf);
-        *buf = NULL;
-        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' %s %s", path, why, hint);
-    }
+    if (!why && !lm_ckpt_crc_ok(buf, len)) why = "is corrupted (checksum mismatch)";
+    if (why) return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' %s %s", path, why, hint);
     *arrays = hs + 4 + pl;
     return LOOM_OK;
+}
+
+static loom_status read_whole(const char *path, uint8_t **buf, size_t *len, lm_error *err) {
+    loom_status s = lm_read_file(path, 0, buf, len, err);
+    return s ? lm_fail(err, s, "cannot read checkpoint: %s", err ? err->msg : "") : LOOM_OK;
 }
 
 static void parse_header(const uint8_t *buf, lm_train_image_opts *o, lm_unet_config *c, lm_ckpt_image_state *st,
@@ -115,60 +112,80 @@ static void parse_header(const uint8_t *buf, lm_train_image_opts *o, lm_unet_con
     lm_ckpt_fields_read(f, k, buf + 8);
 }
 
-loom_status lm_ckpt_image_peek(const char *path, lm_train_image_opts *o, lm_unet_config *cfg,
-                               lm_ckpt_image_state *st, char **data_path, lm_error *err) {
-    uint8_t *buf;
-    size_t len, arrays;
-    loom_status s = read_verified(path, &buf, &len, &arrays, err);
+loom_status lm_ckpt_image_peek_mem(const uint8_t *buf, size_t len, const char *name, lm_train_image_opts *o,
+                                   lm_unet_config *cfg, lm_ckpt_image_state *st, char **data_path, lm_error *err) {
+    if (data_path) *data_path = NULL;
+    size_t arrays;
+    loom_status s = verify(buf, len, name, &arrays, err);
     if (s) return s;
     uint64_t n;
     memset(cfg, 0, sizeof *cfg);
     parse_header(buf, o, cfg, st, &n);
+    /* the configuration first: a failed peek hands out no data path (the caller would leak it) */
+    if (lm_unet_check_config(cfg, err) != LOOM_OK)
+        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model (%s); start again without --resume",
+                       name, err ? err->msg : "");
+    /* the caller allocates the model cfg describes: it must be the one whose arrays the file holds */
+    if (n != lm_unet_n_params(cfg))
+        return lm_fail(err, LOOM_ERR_FORMAT,
+                       "checkpoint '%s' is corrupted (its model has %zu parameters but it holds %llu); start again "
+                       "without --resume",
+                       name, lm_unet_n_params(cfg), (unsigned long long)n);
     if (data_path) {
         size_t hs = 8 + header_size();
         uint32_t pl;
         memcpy(&pl, buf + hs, 4);
-        *data_path = NULL;
         if (pl) {
             *data_path = malloc(pl + 1);
-            if (!*data_path) {
-                free(buf);
-                return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
-            }
+            if (!*data_path) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
             memcpy(*data_path, buf + hs + 4, pl);
             (*data_path)[pl] = 0;
         }
     }
-    free(buf);
-    if (lm_unet_check_config(cfg, err) != LOOM_OK)
-        return lm_fail(err, LOOM_ERR_FORMAT, "checkpoint '%s' holds an invalid model (%s); start again without --resume",
-                       path, err ? err->msg : "");
     return LOOM_OK;
 }
 
-loom_status lm_ckpt_image_load(const char *path, lm_unet *m, float *adam_m, float *adam_v, float *ema,
-                               lm_ckpt_image_state *st, lm_error *err) {
+loom_status lm_ckpt_image_peek(const char *path, lm_train_image_opts *o, lm_unet_config *cfg,
+                               lm_ckpt_image_state *st, char **data_path, lm_error *err) {
     uint8_t *buf;
-    size_t len, arrays;
-    loom_status s = read_verified(path, &buf, &len, &arrays, err);
+    size_t len;
+    loom_status s = read_whole(path, &buf, &len, err);
+    if (s) return s;
+    s = lm_ckpt_image_peek_mem(buf, len, path, o, cfg, st, data_path, err);
+    free(buf);
+    return s;
+}
+
+loom_status lm_ckpt_image_load_mem(const uint8_t *buf, size_t len, const char *name, lm_unet *m, float *adam_m,
+                                   float *adam_v, float *ema, lm_ckpt_image_state *st, lm_error *err) {
+    size_t arrays;
+    loom_status s = verify(buf, len, name, &arrays, err);
     if (s) return s;
     lm_train_image_opts o;
     lm_unet_config c;
     memset(&c, 0, sizeof c);
     uint64_t n;
     parse_header(buf, &o, &c, st, &n);
-    if (n != m->n_params || memcmp(&c, &m->cfg, sizeof c) != 0) {
-        free(buf);
+    if (n != m->n_params || memcmp(&c, &m->cfg, sizeof c) != 0)
         return lm_fail(err, LOOM_ERR_FORMAT,
                        "checkpoint '%s' holds a different model than the one requested (start again without --resume)",
-                       path);
-    }
+                       name);
     const uint8_t *p = buf + arrays;
     size_t bytes = (size_t)n * sizeof(float);
     memcpy(m->params, p, bytes);
     memcpy(adam_m, p + bytes, bytes);
     memcpy(adam_v, p + 2 * bytes, bytes);
     memcpy(ema, p + 3 * bytes, bytes);
-    free(buf);
     return LOOM_OK;
+}
+
+loom_status lm_ckpt_image_load(const char *path, lm_unet *m, float *adam_m, float *adam_v, float *ema,
+                               lm_ckpt_image_state *st, lm_error *err) {
+    uint8_t *buf;
+    size_t len;
+    loom_status s = read_whole(path, &buf, &len, err);
+    if (s) return s;
+    s = lm_ckpt_image_load_mem(buf, len, path, m, adam_m, adam_v, ema, st, err);
+    free(buf);
+    return s;
 }

@@ -30,13 +30,21 @@ loom_status lm_ckpt_image_save(const char *path, const lm_train_image_opts *o, c
                                const lm_ckpt_image_state *st, lm_error *err);
 
 /* Reads (and verifies) a checkpoint's options, model configuration and state only, to build the
- * model. *data_path (may be NULL) receives the run's data path, malloc'ed. Fields of o that the
- * file does not hold (paths, housekeeping) are left as they were. */
+ * model. *data_path (may be NULL) receives the run's data path, malloc'ed (NULL when the file
+ * records none, and on failure). Fields of o that the file does not hold (paths, housekeeping)
+ * are left as they were. */
 loom_status lm_ckpt_image_peek(const char *path, lm_train_image_opts *o, lm_unet_config *cfg,
                                lm_ckpt_image_state *st, char **data_path, lm_error *err);
 
 /* Loads the arrays into an already created model of the same configuration. */
 loom_status lm_ckpt_image_load(const char *path, lm_unet *m, float *adam_m, float *adam_v, float *ema,
                                lm_ckpt_image_state *st, lm_error *err);
+
+/* The same two for a checkpoint held in memory (len bytes at buf, not kept); name stands for
+ * its path in messages. */
+loom_status lm_ckpt_image_peek_mem(const uint8_t *buf, size_t len, const char *name, lm_train_image_opts *o,
+                                   lm_unet_config *cfg, lm_ckpt_image_state *st, char **data_path, lm_error *err);
+loom_status lm_ckpt_image_load_mem(const uint8_t *buf, size_t len, const char *name, lm_unet *m, float *adam_m,
+                                   float *adam_v, float *ema, lm_ckpt_image_state *st, lm_error *err);
 
 #endif

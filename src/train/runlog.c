@@ -39,14 +39,31 @@ loom_status lm_runlog_reload(const char *path, int64_t upto, lm_curve *train, lm
     uint8_t *buf;
     size_t len;
     if (lm_read_file(path, 0, &buf, &len, NULL) != LOOM_OK) return LOOM_OK; /* none yet */
-    char *out = malloc(len + 1);
+    char *out;
+    size_t on;
+    loom_status s = lm_runlog_reload_mem((const char *)buf, len, upto, train, val, &out, &on, err);
+    free(buf);
+    if (s) return s;
+    s = lm_write_file_atomic(path, out, on, err);
+    free(out);
+    return s;
+}
+
+loom_status lm_runlog_reload_mem(const char *text, size_t len, int64_t upto, lm_curve *train, lm_curve *val,
+                                 char **kept, size_t *kept_len, lm_error *err) {
+    *kept = NULL;
+    *kept_len = 0;
+    char *buf = malloc(len + 1), *out = malloc(len + 1); /* buf: a NUL-terminated copy for strtok_r */
     size_t on = 0;
-    if (!out) {
+    if (!buf || !out) {
         free(buf);
+        free(out);
         return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
     }
+    if (len) memcpy(buf, text, len);
+    buf[len] = 0;
     char *save = NULL;
-    for (char *line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         json_object *o = json_tokener_parse(line), *v;
         if (!o) continue;
         int64_t step = json_object_object_get_ex(o, "step", &v) ? json_object_get_int64(v) : -1;
@@ -61,10 +78,10 @@ loom_status lm_runlog_reload(const char *path, int64_t upto, lm_curve *train, lm
         }
         json_object_put(o);
     }
-    loom_status s = lm_write_file_atomic(path, out, on, err);
-    free(out);
     free(buf);
-    return s;
+    *kept = out;
+    *kept_len = on;
+    return LOOM_OK;
 }
 
 loom_status lm_runlog_open(FILE **f, const char *path, int resume, lm_error *err) {

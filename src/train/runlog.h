@@ -30,6 +30,10 @@ void lm_curve_free(lm_curve *c);
  * "val_loss". No file yet is no error. */
 loom_status lm_runlog_reload(const char *path, int64_t upto, lm_curve *train, lm_curve *val, lm_error *err);
 
+/* The same for a metrics file held in memory (len bytes at text, not kept): the lines kept go to
+ * *kept (malloc'ed, *kept_len bytes, each line ended by '\n'), nothing is written. */
+loom_status lm_runlog_reload_mem(const char *text, size_t len, int64_t upto, lm_curve *train, lm_curve *val,
+                                 char **kept, size_t *kept_len, lm_error *err);
 /* Opens the metrics file: appended to when resuming, else started afresh. */
 loom_status lm_runlog_open(FILE **f, const char *path, int resume, lm_error *err);
 

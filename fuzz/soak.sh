@@ -13,11 +13,14 @@
 #     byte for byte except its elapsed-seconds field (8 bytes) and the CRC-32 after it (4);
 #     summary.json and every metrics.jsonl line except the timing fields (seconds, elapsed_s,
 #     tokens_per_s, images_per_s); the same set of files, none of them *.tmp.*.
-# A kill is either after a random delay (a share of the reference run's wall time, drawn from
+# A kill is, 5 times in 8, after a random delay (0 to the reference run's wall time, drawn from
 # $RANDOM seeded with SEED, so the plan is reproducible; where it lands also depends on the
-# machine's speed) or, one kill in four, in a save: as soon as a *.tmp.* file shows in the folder
-# or samples/ (whichever file it is), or 0-9 ms after checkpoint.bin.tmp.PID shows. --save-every is small, so that random kills land in saves too; the kills
-# that left a *.tmp.* file are counted as "during a save".
+# machine's speed), else during a save: at once when the killed run's first *.tmp.PID file shows,
+# 0-9 ms after its checkpoint.bin.tmp.PID shows, or at once when a rarer save shows (data.json or
+# tokenizer.bin of a fresh text run, a samples/ grid of a fresh image run, loss.png of a resumed
+# run: the last file but one a run writes, after its last checkpoint).
+# --save-every is small (2 and 3 steps), so that random kills land in saves too; the kills that
+# left a *.tmp.PID file are counted as "during a save".
 # Ends with one line: interruptions, resumes, mismatches, broken files, stale temporary files,
 # errors (a run that failed other than by the kill); exits 1 when any of the last four is not 0,
 # keeping its scratch folder for a look. About 3-5 minutes on 2 cores; not part of `make test`.
@@ -180,6 +183,17 @@ running() {                                         # PID not exited (a zombie c
     [ "${s%% *}" != Z ]
 }
 tmp_files() { find "$1" -name '*.tmp.*' -printf '%P\n' | sort | tr '\n' ' '; }
+declare -A SEEN_STALE
+stale() { # WHAT EPISODE FILES...: counts each stale temporary file of an episode once
+    local what=$1 ep=$2 f
+    shift 2
+    for f in "$@"; do
+        [ -n "${SEEN_STALE[$ep/$f]:-}" ] && continue
+        SEEN_STALE[$ep/$f]=1
+        STALE=$((STALE + 1))
+        not_ok "$what $f"
+    done
+}
 fail() { # COUNTER MESSAGE [DETAILS]
     eval "$1=\$(($1 + 1))"
     not_ok "$2" "${3:-}"
@@ -231,7 +245,8 @@ check_left() {
         LOADED=$((LOADED + 1))
         local left
         left=$(tmp_files chk)
-        [ -z "$left" ] || fail STALE "$what: a --resume of the folder leaves $left" "$(ls -R chk)"
+        [ -z "$left" ] || stale "$what: a --resume of a copy of the folder leaves" "$d" $left
+        [ -z "$left" ] || KEEP=1
     fi
 }
 
@@ -239,10 +254,11 @@ check_left() {
 compare_ref() {
     local d=$1 what=$2 ref=ref-$SC f why left
     left=$(tmp_files "$d")
-    [ -z "$left" ] || fail STALE "$what: left behind after the resumed run: $left"
-    if [ "$(cd "$d" && find . -type f | sort)" != "$(cd "$ref" && find . -type f | sort)" ]; then
+    [ -z "$left" ] || stale "$what: the resumed run leaves" "$d" $left
+    local files='find . -type f ! -name "*.tmp.*" | sort' # (stale temporary files are counted above)
+    if [ "$(cd "$d" && eval "$files")" != "$(cd "$ref" && eval "$files")" ]; then
         fail MISMATCHES "$what: other files than the reference run's" \
-            "$(diff <(cd "$ref" && find . -type f | sort) <(cd "$d" && find . -type f | sort))"
+            "$(diff <(cd "$ref" && eval "$files") <(cd "$d" && eval "$files"))"
     fi
     while IFS= read -r f; do
         [ -f "$d/$f" ] || continue
@@ -259,10 +275,44 @@ compare_ref() {
     done < <(cd "$ref" && find . -type f -printf '%P\n' | sort)
 }
 
+# kill_run PID DIR REF_MS MODE: kills loom (PID, writing to DIR) with SIGKILL, 5 times in 8 after a
+# random delay (0 to REF_MS, the reference run's wall time), else during a save: at once when the
+# first *.tmp.PID file shows in DIR or DIR/samples, or 0-9 ms after DIR/checkpoint.bin.tmp.PID
+# shows (its save takes some 10-20 ms), or at once when the scenario's rarer save shows: RARE_FRESH
+# or RARE_RESUME (by MODE), a glob with @ for the PID. Sets HOW. A run that ends first is not
+# killed.
+kill_run() {
+    local pid=$1 d=$2 ref_ms=$3 mode=$4 kind delay extra=0 globs g deadline
+    kind=$(rand 8)
+    if [ "$kind" -ge 3 ]; then
+        delay=$(rand "$ref_ms")
+        nap "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+        HOW="after $delay ms"
+    else
+        case $kind in
+        0) globs=("$d/*.tmp.$pid" "$d/samples/*.tmp.$pid") ;;
+        1) globs=("$d/checkpoint.bin.tmp.$pid")
+           extra=$(rand 10) ;;
+        2) if [ "$mode" = fresh ]; then g=$RARE_FRESH; else g=$RARE_RESUME; fi
+           globs=("$d/${g/@/$pid}") ;;
+        esac
+        # builtins only in the loop: a fork a millisecond would slow the run it watches
+        deadline=$((${EPOCHREALTIME/./} + (2 * ref_ms + 2000) * 1000))
+        while running "$pid" && [ "${EPOCHREALTIME/./}" -lt $deadline ]; do
+            for g in "${globs[@]}"; do compgen -G "$g" >/dev/null && break 2; done
+            nap 0.001
+        done
+        nap "0.00$extra"
+        g=${globs[0]#"$d"/}
+        HOW="once ${g/$pid/PID} showed, +$extra ms"
+    fi
+    kill -9 "$pid" 2>/dev/null
+}
+
 # soak QUOTA: kill runs of the scenario QUOTA times, each episode a fresh run in its own folder
 # resumed until it finishes.
 soak() {
-    local quota=$1 kills=0 ep=0 ref_ms t rc pid d mode delay left how from kind at
+    local quota=$1 kills=0 ep=0 ref_ms t rc pid d mode left from at
     # the reference run, uninterrupted, and how long it takes
     t=$(now_ms)
     run_loom --out "ref-$SC" --progress plain >"ref-$SC.log" 2>&1
@@ -279,7 +329,7 @@ soak() {
         mode=fresh
         local history=""
         while :; do
-            how=""
+            HOW=""
             local resume=()
             if [ $mode = resume ]; then
                 RESUMES=$((RESUMES + 1))
@@ -289,28 +339,7 @@ soak() {
             "$LOOM" "$CMD" "${FLAGS[@]}" --steps "$STEPS" --out "$d" "${resume[@]}" --progress plain >"$d.log" 2>&1 &
             pid=$!
             BGPID=$pid
-            if [ $kills -lt "$quota" ]; then
-                kind=$(rand 8)
-                if [ "$kind" -le 1 ]; then
-                    # in a save: as soon as the first *.tmp.* file shows (any file, killed at once), or
-                    # checkpoint.bin.tmp.PID (killed 0-9 ms later; its save takes some 10-20 ms). Only
-                    # builtins in the loop: a fork a millisecond would slow the run it watches.
-                    local glob="*.tmp.$pid" extra=0
-                    [ "$kind" -eq 1 ] && glob="checkpoint.bin.tmp.$pid" && extra=$(rand 10)
-                    t=$((${EPOCHREALTIME/./} + (2 * ref_ms + 2000) * 1000))
-                    while running $pid && ! compgen -G "$d/$glob" >/dev/null &&
-                        ! compgen -G "$d/samples/$glob" >/dev/null && [ "${EPOCHREALTIME/./}" -lt $t ]; do
-                        nap 0.001
-                    done
-                    nap "0.00$extra"
-                    how="once ${glob%$pid}PID showed, +$extra ms"
-                else
-                    delay=$(rand "$ref_ms")
-                    nap "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
-                    how="after $delay ms"
-                fi
-                kill -9 $pid 2>/dev/null
-            fi
+            [ $kills -lt "$quota" ] && kill_run $pid "$d" $ref_ms $mode
             wait $pid 2>/dev/null # (no "Killed" message)
             rc=$?
             BGPID=
@@ -321,9 +350,9 @@ soak() {
                 left=$(find "$d" -name "*.tmp.$pid" -printf '%P\n' | sort | tr '\n' ' ')
                 left=${left% }
                 [ -n "$left" ] && MIDSAVE=$((MIDSAVE + 1))
-                history="$history ${mode}${from:+ from $from} killed $how${left:+ (left $left)};"
+                history="$history ${mode}${from:+ from $from} killed $HOW${left:+ (left $left)};"
                 at=$(tail -n 1 "$d/metrics.jsonl" 2>/dev/null | sed -n 's/^{"step":\([0-9]*\),.*/\1/p')
-                echo "# kill $INTERRUPTIONS: $SC-$ep, $mode${from:+ from step $from}, killed $how," \
+                echo "# kill $INTERRUPTIONS: $SC-$ep, $mode${from:+ from step $from}, killed $HOW," \
                     "after step ${at:-0}${left:+, mid-save: left $left}"
                 check_left "$d" $pid "kill $INTERRUPTIONS ($SC-$ep)"
                 if [ -f "$d/checkpoint.bin" ]; then mode=resume; else
@@ -340,6 +369,9 @@ soak() {
             else
                 fail ERRORS "$SC-$ep: $mode${from:+ from step $from} failed (exit $rc) after:$history" "$(tail -n 5 "$d.log")"
                 KEEP=1
+                # a run killed after its last checkpoint (in its final writes) that --resume will not
+                # finish: what it left, against the reference
+                grep -q 'steps already' "$d.log" && compare_ref "$d" "$SC-$ep"
                 break
             fi
         done
@@ -353,11 +385,12 @@ Q_IMAGE=$((KILLS - Q_BYTE - Q_BPE))
 TEXT_FLAGS=(--data text.txt --layers 2 --dim 128 --heads 4 --context 64 --batch 8 --threads 1 --save-every 2
     --log-every 1 --eval-every 25 --eval-iters 2 --seed 11)
 
-CMD=train SC=byte STEPS=100 FLAGS=("${TEXT_FLAGS[@]}")
+CMD=train SC=byte STEPS=100 FLAGS=("${TEXT_FLAGS[@]}") RARE_FRESH=data.json.tmp.@ RARE_RESUME=loss.png.tmp.@
 soak $Q_BYTE
 CMD=train SC=bpe STEPS=80 FLAGS=("${TEXT_FLAGS[@]}" --tokenizer bpe --vocab-size 512)
+RARE_FRESH=tokenizer.bin.tmp.@ RARE_RESUME=loss.png.tmp.@
 soak $Q_BPE
-CMD=train-image SC=image STEPS=200
+CMD=train-image SC=image STEPS=200 RARE_FRESH=samples/*.tmp.@ RARE_RESUME=loss.png.tmp.@
 FLAGS=(--data pics --size 8 --widths 16,32 --batch 8 --diffusion-steps 50 --threads 1 --save-every 3
     --sample-every 40 --eval-every 20 --log-every 1 --seed 7)
 soak $Q_IMAGE

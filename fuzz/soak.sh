@@ -178,7 +178,7 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 rand() { echo $(((RANDOM << 15 | RANDOM) % $1)); } # 0..N-1, from the seeded $RANDOM
 running() {                                         # PID not exited (a zombie counts as exited)
     local s
-    read -r s <"/proc/$1/stat" 2>/dev/null || return 1
+    read -r s 2>/dev/null <"/proc/$1/stat" || return 1
     s=${s##*) }
     [ "${s%% *}" != Z ]
 }
@@ -367,11 +367,17 @@ soak() {
                 rm -rf "$d" chk
                 break
             else
-                fail ERRORS "$SC-$ep: $mode${from:+ from step $from} failed (exit $rc) after:$history" "$(tail -n 5 "$d.log")"
                 KEEP=1
-                # a run killed after its last checkpoint (in its final writes) that --resume will not
-                # finish: what it left, against the reference
-                grep -q 'steps already' "$d.log" && compare_ref "$d" "$SC-$ep"
+                if grep -q 'steps already' "$d.log"; then
+                    # killed after its last checkpoint, in its final writes: --resume will not finish
+                    # it; what it left, against the reference
+                    fail ERRORS "$SC-$ep: --resume refuses to finish a run killed after its last checkpoint" \
+                        "$(tail -n 5 "$d.log"; echo "after:$history")"
+                    compare_ref "$d" "$SC-$ep"
+                else
+                    fail ERRORS "$SC-$ep: $mode${from:+ from step $from} failed (exit $rc) after:$history" \
+                        "$(tail -n 5 "$d.log")"
+                fi
                 break
             fi
         done

@@ -9,7 +9,7 @@ DEMO_OUT   ?= runs/demo
 DEMO_DATA  ?= /usr/share/games/fortunes
 IMAGE_DATA ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: all deps build test test-san demo demo-code demo-image bench bench-code bench-image clean
+.PHONY: all deps build test test-san demo demo-code demo-image bench bench-code bench-image soak clean
 
 all: build
 
@@ -65,6 +65,12 @@ bench: deps
 	bash bench/bench_generate.sh $(BUILD) $(SHARED)
 	bash bench/bench_bpe.sh $(BUILD) $(SHARED)
 	bash bench/bench_image.sh $(BUILD) runs/image-eval
+
+# fuzz/soak.sh: 50 kill -9 interruptions of train and train-image, each resumed to the end and
+# compared with an uninterrupted run (about 5 minutes; not part of `make test`).
+soak: deps
+	@$(MAKE) --no-print-directory build
+	LOOM_SHARED=$(SHARED) bash fuzz/soak.sh $(BUILD)/loom
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -68,7 +68,7 @@ ROWS=(
 "complete-src|text.py|$TM|missing folder fifo devzero|complete -m $TM X --max-tokens 2"
 "complete--prefix|text.py|$TM|missing folder fifo devzero|complete -m $TM --prefix X --lang python --max-tokens 2"
 "fix-m|$TM|$IM|$ALL|fix -m X broken.py"
-"fix-src|text.py|$TM|missing empty folder fifo devzero|fix -m $TM X"
+"fix-src|text.py|$TM|missing folder fifo devzero|fix -m $TM X"
 "eval-code-m|$TM|$IM|$ALL|eval-code -m X --data heldout --max-functions 1"
 "eval-code--data|heldout|pics|missing empty fifo devzero random wrong|eval-code -m $TM --data X --max-functions 1"
 "train-image--data|pics|heldout|missing empty folder fifo devzero random wrong|train-image --data X --out OUT --steps 1 --size 8 --widths 16,32 --quiet"

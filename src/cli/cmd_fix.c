@@ -151,11 +151,10 @@ int lm_cmd_fix(int argc, char **argv) {
                 pr.line, pr.msg);
         goto done;
     }
-    if (!g.quiet) fprintf(stderr, "loom fix: %s:%d: %s (%s)\n", path, pr.line, pr.msg, lm_parser_name(lang));
-
     lm_set_threads(g.threads);
-    if (lm_llama_load_gguf(g.model, &m, &tok, &err)) goto fail;
+    if (lm_llama_load_gguf(g.model, &m, &tok, &err)) goto fail; /* first: an unusable model is the one line */
     loaded = 1;
+    if (!g.quiet) fprintf(stderr, "loom fix: %s:%d: %s (%s)\n", path, pr.line, pr.msg, lm_parser_name(lang));
     if (lm_infer_create(&inf, &m, g.ctx_size, &err)) goto fail;
     lm_complete_model cm;
     lm_complete_model_infer(&cm, &inf);

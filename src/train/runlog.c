@@ -145,6 +145,23 @@ loom_status lm_runlog_summary(const char *dir, json_object *j, lm_error *err) {
     return s;
 }
 
+int lm_runlog_finished(const char *dir, int64_t step) {
+    char *p = lm_path_join(dir, "summary.json");
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int done = 0;
+    if (p && lm_read_file(p, 1 << 20, &buf, &len, NULL) == LOOM_OK) {
+        json_object *j = json_tokener_parse((const char *)buf), *v;
+        done = j && json_object_object_get_ex(j, "steps", &v) && json_object_get_int64(v) == step;
+        if (j) json_object_put(j);
+    }
+    free(buf);
+    free(p);
+    return done;
+}
+
+double lm_curve_last(const lm_curve *c) { return c->n ? c->y[c->n - 1] : NAN; }
+
 /* The PID in file name NAME.tmp.PID, NAME being `name` (or, when it is NULL, anything before the
  * first ".tmp."); 0 when the file is no such temporary. */
 static long tmp_writer(const char *file, const char *name) {

@@ -67,6 +67,15 @@ void lm_runlog_print_done(FILE *log, int stopped_early, int64_t steps, double se
 loom_status lm_runlog_plot(const char *dir, const char *title, const char *ylabel, const lm_curve *train,
                            const lm_curve *val, lm_error *err);
 
+/* Whether the run in dir finished at `step`: its summary.json (written last of all) says so. A
+ * run whose checkpoint reached its last step without that was killed while writing its final
+ * files; resuming it writes them, where a finished run refuses to "resume" past its end. */
+int lm_runlog_finished(const char *dir, int64_t step);
+
+/* The last point of a curve reloaded on resume (NaN when it has none): the figures a run that
+ * only writes its final files reports. */
+double lm_curve_last(const lm_curve *c);
+
 /* DIR/summary.json: j, pretty-printed, written atomically; releases j. */
 loom_status lm_runlog_summary(const char *dir, struct json_object *j, lm_error *err);
 

@@ -132,7 +132,8 @@ static float eval_loss(lm_llama_graph *lg, const int32_t *tok, int64_t v0, int64
 }
 
 /* The files the run folder may hold; a killed save leaves NAME.tmp.PID of one of them. */
-static const char *const RUN_FILES[] = {"checkpoint.bin", "model.gguf", "metrics.jsonl", "summary.json", "loss.png"};
+static const char *const RUN_FILES[] = {"checkpoint.bin", "model.gguf", "metrics.jsonl", "summary.json",
+                                        "loss.png",       "data.json",  "tokenizer.bin"};
 
 static void warn_stderr(void *ud, const char *msg) { fprintf(stderr, "loom: warning: %s\n", msg); }
 
@@ -360,9 +361,11 @@ static loom_status apply_resume(lm_train_opts *o, unsigned set, const char *ckpt
         if ((set & chk[i].bit) && chk[i].given != chk[i].saved)
             return lm_fail(err, LOOM_ERR_ARG, "%s %g differs from the checkpoint's %g (drop the flag to resume)",
                            chk[i].flag, chk[i].given, chk[i].saved);
-    if ((set & LM_SET_STEPS) ? o->steps <= st.step : saved.steps <= st.step)
+    int64_t target = (set & LM_SET_STEPS) ? o->steps : saved.steps;
+    if (target < st.step || (target == st.step && lm_runlog_finished(o->out, st.step)))
         return lm_fail(err, LOOM_ERR_ARG, "the run has done %lld steps already: give a larger --steps to continue it",
                        (long long)st.step);
+    /* target == step without a summary: killed in its final writes; going on writes them */
     lm_train_opts given = *o;
     *o = saved;
     o->model = cfg;
@@ -664,6 +667,11 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
         }
     }
     lm_progress_done(&pr);
+    if (st.step == step0) { /* a resume that only writes the final files (see apply_resume) */
+        loss = (float)lm_curve_last(&tr);
+        val = (float)lm_curve_last(&va);
+        if ((s = save_all(o.out, &o, &model, &opt, &st, &tok, err))) goto done;
+    }
     if (profile) lm_graph_profile_print(lg.g, log);
     double secs = lm_now() - t_run;
     res->steps_done = st.step;

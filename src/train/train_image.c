@@ -380,7 +380,9 @@ static loom_status apply_resume(lm_train_image_opts *o, unsigned set, const char
         free(data);
         return lm_fail(err, LOOM_ERR_ARG, "%s (drop the flag to resume)", msg);
     }
-    if ((set & LM_ISET_STEPS) ? o->steps <= st.step : saved.steps <= st.step) {
+    int64_t target = (set & LM_ISET_STEPS) ? o->steps : saved.steps;
+    /* target == step without a summary: killed in its final writes; going on writes them */
+    if (target < st.step || (target == st.step && lm_runlog_finished(o->out, st.step))) {
         free(data);
         return lm_fail(err, LOOM_ERR_ARG, "the run has done %lld steps already: give a larger --steps to continue it",
                        (long long)st.step);
@@ -556,6 +558,11 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     int profile = lm_runlog_profile(ug.g); /* LOOM_PROFILE=1: time per op type, printed at the end */
     if ((s = lm_mkdirs(o.out, err))) goto done;
     lm_runlog_remove_stale(o.out, NULL, 0);
+    {
+        char *sdir = lm_path_join(o.out, "samples"); /* a grid's save can be killed too */
+        if (sdir) lm_runlog_remove_stale(sdir, NULL, 0);
+        free(sdir);
+    }
     if (o.resume && (s = lm_runlog_reload(metrics_path, st.step, &tr, &va, err))) goto done;
     if ((s = lm_runlog_open(&metrics, metrics_path, o.resume, err))) goto done;
     int have_val = test.n > 0;
@@ -657,6 +664,13 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
         }
     }
     lm_progress_done(&pr);
+    if (st.step == step0) { /* a resume that only writes the final files (see apply_resume) */
+        loss = (float)lm_curve_last(&tr);
+        val = (float)lm_curve_last(&va);
+        if (o.sample_every > 0 && (s = write_samples(o.out, st.step, &ema_model, &diff, &train, o.seed, B, err)))
+            goto done;
+        if ((s = save_all(o.out, &o, o.data, &model, am, av, &ema_model, &diff, &train, &st, err))) goto done;
+    }
     double secs = lm_now() - t_run;
     res->steps_done = st.step;
     res->final_loss = loss;

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "loom.h"
+
 /* A malloc'ed copy of data whose last 4 bytes are the CRC-32 (little-endian) of those before
  * them, as loom's checkpoint and tokenizer files end; NULL when size < 8 or out of memory. */
 static uint8_t *fuzz_fix_crc(const uint8_t *data, size_t size) {
@@ -62,6 +64,20 @@ static void fuzz_write(const char *path, const void *p, size_t n) {
         fprintf(stderr, "fuzz: cannot write %s (scratch folder full?)\n", path);
         exit(1);
     }
+}
+
+/* A finding: print what broke and abort, so that libFuzzer keeps the input. */
+__attribute__((unused)) static void check(int ok, const char *what) {
+    if (!ok) {
+        fprintf(stderr, "fuzz: %s\n", what);
+        abort();
+    }
+}
+
+/* A failed call leaves a one-line message. */
+__attribute__((unused)) static void check_err(const loom_error *e) {
+    check(e->msg[0] != 0, "a failure without a message");
+    check(strchr(e->msg, '\n') == NULL, "a message of more than one line");
 }
 
 #endif

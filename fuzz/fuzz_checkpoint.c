@@ -8,18 +8,6 @@
 #include "train/checkpoint.h"
 #include "train/ckpt_image.h"
 
-static void check(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz: %s\n", what);
-        abort();
-    }
-}
-
-static void check_err(const lm_error *e) {
-    check(e->msg[0] != 0, "a failure without a message");
-    check(strchr(e->msg, '\n') == NULL, "a message of more than one line");
-}
-
 static void text(const uint8_t *data, size_t size) {
     lm_train_opts o;
     lm_train_defaults(&o);

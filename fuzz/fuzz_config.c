@@ -12,7 +12,7 @@
 #include "cli/cmd_train.c"
 #undef lm_cmd_train
 
-static void check(int ok, const char *opt, const char *what) {
+static void check_opt(int ok, const char *opt, const char *what) {
     if (!ok) {
         fprintf(stdout, "fuzz: --%s %s\n", opt, what);
         abort();
@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     d = o;
     lm_args a = {.cmd = "train", .opts = OPTS, .n_opts = N_OPTS, .base = &o, .allow_config = 1};
     int rc = lm_args_config_mem(&a, (const char *)data, size, "fuzz.json");
-    if (rc != 0 && rc != 2) check(0, "-", "the reader returned neither 0 nor 2");
+    if (rc != 0 && rc != 2) check_opt(0, "-", "the reader returned neither 0 nor 2");
     if (rc == 0) {
         for (size_t i = 0; i < N_OPTS; i++) {
             const lm_opt *op = &OPTS[i];
@@ -40,19 +40,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             case OPT_F64: v = *(const double *)p; break;
             case OPT_STR: {
                 const char *s = *(const char *const *)p;
-                check(s == *(const char *const *)q || (s && strlen(s) > 0), op->name, "is an empty string");
+                check_opt(s == *(const char *const *)q || (s && strlen(s) > 0), op->name, "is an empty string");
                 continue;
             }
             case OPT_FLAG: {
                 int f = *(const int *)p;
-                check(f == *(const int *)q || f == 0 || f == 1, op->name, "is neither its default nor a flag value");
+                check_opt(f == *(const int *)q || f == 0 || f == 1, op->name, "is neither its default nor a flag value");
                 continue;
             }
             case OPT_CHOICE: {
                 int n = 1;
                 for (const char *c = op->choices; *c; c++) n += *c == '|';
                 int f = *(const int *)p;
-                check(f == *(const int *)q || (f >= 0 && f < n), op->name, "is not one of its choices");
+                check_opt(f == *(const int *)q || (f >= 0 && f < n), op->name, "is not one of its choices");
                 continue;
             }
             case OPT_LIST: continue;
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             /* a float field holds the range's ends as rounded to float */
             double lo = op->type == OPT_F32 ? (double)(float)op->lo : op->lo;
             double hi = op->type == OPT_F32 ? (double)(float)op->hi : op->hi;
-            check(isfinite(v) && v >= lo && v <= hi, op->name, "holds a value outside its range");
+            check_opt(isfinite(v) && v >= lo && v <= hi, op->name, "holds a value outside its range");
         }
     }
     lm_args_free(&a);

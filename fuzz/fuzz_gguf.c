@@ -15,19 +15,6 @@
 
 #define SMALL_MODEL 200000 /* parameters: larger accepted models are loaded and freed only */
 
-static void check(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz: %s\n", what);
-        abort();
-    }
-}
-
-/* A failed call leaves a one-line message. */
-static void check_err(const lm_error *e) {
-    check(e->msg[0] != 0, "a failure without a message");
-    check(strchr(e->msg, '\n') == NULL, "a message of more than one line");
-}
-
 static void getters(const lm_gguf *g) {
     (void)lm_gguf_version(g);
     check(lm_gguf_alignment(g) > 0, "alignment 0");

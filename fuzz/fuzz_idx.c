@@ -9,14 +9,6 @@
 
 #include "data/images.h"
 
-static void check(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz: %s\n", what);
-        abort();
-    }
-}
-
-static void check_err(const lm_error *e) { check(e->msg[0] && !strchr(e->msg, '\n'), "no one-line message"); }
 
 static void load_set(const char *images, int C, int H, int W, int64_t n) {
     lm_images im;

@@ -9,13 +9,6 @@
 
 static char dir[512], file[600];
 
-static void check(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz: %s\n", what);
-        abort();
-    }
-}
-
 static void warn(void *ud, const char *msg) {
     (void)msg;
     ++*(int *)ud;

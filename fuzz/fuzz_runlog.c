@@ -8,13 +8,6 @@
 
 #include "train/runlog.h"
 
-static void check(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz: %s\n", what);
-        abort();
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     int64_t upto = data[0] == 255 ? INT64_MAX : data[0];

@@ -5,7 +5,7 @@
  * read (ASan checks the bounds). */
 #include "files.h"
 
-#include "formats/png.h"
+#include "codec/png.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const int want[3] = {1, 3, 4};

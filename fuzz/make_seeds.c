@@ -13,7 +13,7 @@
 #include "data/tokenizer.h"
 #include "formats/classifier_gguf.h"
 #include "formats/llama_gguf.h"
-#include "formats/png.h"
+#include "codec/png.h"
 #include "formats/unet_gguf.h"
 #include "train/checkpoint.h"
 #include "train/ckpt_image.h"

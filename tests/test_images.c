@@ -42,7 +42,7 @@
 #include "data/images.h"
 #include "data/prompt_match.h"
 #include "formats/grid.h"
-#include "formats/png.h"
+#include "codec/png.h"
 #include "tmpdir.h"
 #include "util/io.h"
 

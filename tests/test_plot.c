@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "formats/png.h"
+#include "codec/png.h"
 #include "tmpdir.h"
 #include "train/plot.h"
 #include "util/io.h"

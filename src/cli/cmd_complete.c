@@ -14,7 +14,7 @@
 #include "cli/common.h"
 #include "formats/llama_gguf.h"
 #include "generate/complete.h"
-#include "train/progress.h"
+#include "util/progress.h"
 #include "util/json.h"
 
 typedef struct complete_opts {

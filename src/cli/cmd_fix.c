@@ -16,7 +16,7 @@
 #include "cli/common.h"
 #include "formats/llama_gguf.h"
 #include "generate/repair.h"
-#include "train/progress.h"
+#include "util/progress.h"
 #include "util/io.h"
 
 typedef struct fix_opts {

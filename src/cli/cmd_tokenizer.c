@@ -13,7 +13,7 @@
 #include "data/bpe_import.h"
 #include "data/corpus.h"
 #include "formats/llama_gguf.h"
-#include "train/progress.h"
+#include "util/progress.h"
 
 typedef struct tok_opts {
     const char *data, *out, *tokenizer;

@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "generate/imagine.h"
 #include "train/train.h"
 #include "train/train_image.h"
 
@@ -75,6 +76,20 @@ static void usage(FILE *f) {
             "  loom train-image --out runs/fashion --resume --steps 20000\n");
 }
 
+/* The trainer's sample grids, drawn by the image sampler (a layer above training). */
+static loom_status draw_samples(void *ud, lm_unet *m, const lm_diffusion *d, const int32_t *labels, int n,
+                                int steps, uint64_t seed, int batch, float *out, lm_error *err) {
+    (void)ud;
+    lm_imagine_opts io;
+    lm_imagine_defaults(&io);
+    io.sampler = LM_IMG_DDIM;
+    io.steps = steps;
+    io.guidance = 3.0f;
+    io.seed = seed;
+    io.batch = batch;
+    return lm_imagine(m, d, labels, n, &io, out, err);
+}
+
 int lm_cmd_train_image(int argc, char **argv) {
     cli_opts c = {0};
     lm_train_image_defaults(&c.o);
@@ -102,6 +117,7 @@ int lm_cmd_train_image(int argc, char **argv) {
         lm_args_free(&a);
         return rc;
     }
+    o->sample = draw_samples;
     lm_train_image_result res;
     if (lm_train_image(o, a.set, &res, &err) != LOOM_OK) {
         rc = lm_cli_report("train-image", &err);

@@ -15,7 +15,7 @@
 #include <jpeglib.h> /* after stdio.h, which it needs */
 #include <jerror.h>
 
-#include "formats/png.h"
+#include "codec/png.h"
 #include "util/io.h"
 
 /* An IDX file may hold at most this much data (Fashion-MNIST's training images are 47 MB);

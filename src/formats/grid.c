@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/png.h"
+#include "codec/png.h"
 
 #define GRID_PAD 4
 #define GRID_MAX_SCALE 64

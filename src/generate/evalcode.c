@@ -10,7 +10,7 @@
 #include "generate/infer.h"
 #include "generate/repair.h"
 #include "generate/sampler.h"
-#include "train/progress.h"
+#include "util/progress.h"
 #include "util/rng.h"
 
 void lm_evalcode_defaults(lm_evalcode_opts *o) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/png.h"
+#include "codec/png.h"
 
 #define PLOT_W 800
 #define PLOT_H 500

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "tensor/graph.h"
-#include "train/progress.h"
+#include "util/progress.h"
 #include "util/error.h"
 
 struct json_object;

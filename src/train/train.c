@@ -18,7 +18,7 @@
 #include "kernels/kernels.h"
 #include "train/checkpoint.h"
 #include "train/optim.h"
-#include "train/progress.h"
+#include "util/progress.h"
 #include "train/runlog.h"
 #include "util/io.h"
 #include "util/json.h"

@@ -13,12 +13,11 @@
 #include "data/images.h"
 #include "formats/grid.h"
 #include "formats/unet_gguf.h"
-#include "generate/imagine.h"
 #include "kernels/kernels.h"
 #include "model/diffusion.h"
 #include "train/ckpt_image.h"
 #include "train/optim.h"
-#include "train/progress.h"
+#include "util/progress.h"
 #include "train/runlog.h"
 #include "util/clock.h"
 #include "util/io.h"
@@ -201,8 +200,9 @@ static const char *const SCHEDULES[] = {"cosine", "linear"};
 /* A grid of samples from the EMA weights: one row per label (the first GRID_ROWS), GRID_COLS
  * columns, DDIM in 25 steps with guidance 3 from a fixed seed, so that the rows of successive
  * grids are comparable. Written as samples/step-NNNNNN.png and copied to samples.png. */
-static loom_status write_samples(const char *dir, int64_t step, lm_unet *ema_model, const lm_diffusion *d,
-                                 const lm_images *im, uint64_t seed, int batch, lm_error *err) {
+static loom_status write_samples(const lm_train_image_opts *o, int64_t step, lm_unet *ema_model,
+                                 const lm_diffusion *d, const lm_images *im, int batch, lm_error *err) {
+    const char *dir = o->out;
     int rows = ema_model->cfg.n_labels < GRID_ROWS ? ema_model->cfg.n_labels : GRID_ROWS;
     int n = rows * GRID_COLS;
     int64_t per = (int64_t)im->C * im->H * im->W;
@@ -219,14 +219,9 @@ static loom_status write_samples(const char *dir, int64_t step, lm_unet *ema_mod
     if (!s) {
         for (int i = 0; i < n; i++) labels[i] = i / GRID_COLS;
         for (int r = 0; r < rows; r++) captions[r] = im->label_names[r];
-        lm_imagine_opts io;
-        lm_imagine_defaults(&io);
-        io.sampler = LM_IMG_DDIM;
-        io.steps = d->steps < 25 ? d->steps : 25;
-        io.guidance = 3.0f;
-        io.seed = seed ^ 0x5a3d1e5eedULL;
-        io.batch = batch < n ? batch : n; /* the training batch fits in memory, so this does */
-        s = lm_imagine(ema_model, d, labels, n, &io, img, err);
+        /* the training batch fits in memory, so a forward pass of that many images does */
+        s = o->sample(o->sample_ud, ema_model, d, labels, n, d->steps < 25 ? d->steps : 25, o->seed ^ 0x5a3d1e5eedULL,
+                      batch < n ? batch : n, img, err);
     }
     if (!s) s = lm_mkdirs(sdir, err);
     if (!s) {
@@ -408,6 +403,8 @@ static loom_status apply_resume(lm_train_image_opts *o, unsigned set, const char
     if (set & LM_ISET_EVAL_EVERY) o->eval_every = given.eval_every;
     if (set & LM_ISET_LOG_EVERY) o->log_every = given.log_every;
     o->time_limit_s = given.time_limit_s;
+    o->sample = given.sample;
+    o->sample_ud = given.sample_ud;
     o->progress = given.progress;
     o->quiet = given.quiet;
     o->resume = 1;
@@ -643,9 +640,9 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
             lm_runlog_status(status, sizeof status, loss, val, ips, 1, "img/s");
             if (!o.quiet) lm_progress_update(&pr, st.step, status, do_eval || last);
         }
-        if (o.sample_every > 0 && (last || st.step % o.sample_every == 0)) {
+        if (o.sample && o.sample_every > 0 && (last || st.step % o.sample_every == 0)) {
             double ts = lm_now();
-            if ((s = write_samples(o.out, st.step, &ema_model, &diff, &train, o.seed, B, err))) goto done;
+            if ((s = write_samples(&o, st.step, &ema_model, &diff, &train, B, err))) goto done;
             t_run += lm_now() - ts; /* nor is drawing samples */
             if (!o.quiet && !pr.bar) {
                 char msg[600];
@@ -667,7 +664,7 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     if (st.step == step0) { /* a resume that only writes the final files (see apply_resume) */
         loss = (float)lm_curve_last(&tr);
         val = (float)lm_curve_last(&va);
-        if (o.sample_every > 0 && (s = write_samples(o.out, st.step, &ema_model, &diff, &train, o.seed, B, err)))
+        if (o.sample && o.sample_every > 0 && (s = write_samples(&o, st.step, &ema_model, &diff, &train, B, err)))
             goto done;
         if ((s = save_all(o.out, &o, o.data, &model, am, av, &ema_model, &diff, &train, &st, err))) goto done;
     }
@@ -702,7 +699,7 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
         lm_runlog_print_done(log, stopped_early, st.step, secs, loss);
         if (!isnan(val)) fprintf(log, ", validation loss %.4f", val);
         fprintf(log, ", %.1f images/s\nloom: wrote %s/model.gguf (EMA weights), checkpoint.bin, metrics.jsonl, loss.png%s\n",
-                res->images_per_s, o.out, o.sample_every > 0 ? ", samples.png" : "");
+                res->images_per_s, o.out, o.sample && o.sample_every > 0 ? ", samples.png" : "");
     }
 
 done:

@@ -15,10 +15,18 @@
 
 #include <stdint.h>
 
+#include "model/diffusion.h"
 #include "model/unet.h"
 #include "util/error.h"
 
 #define LM_TRAIN_IMAGE_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+/* Draws n images (labels[i] each; (n, C, H, W) floats in [-1, 1] into out) with the moving
+ * average of the weights, for the sample grids: DDIM in `steps` steps with classifier-free
+ * guidance 3, from `seed`, `batch` images a forward pass. Sampling lives a layer above training
+ * (src/generate/imagine.h), so the caller hands it in; loom's CLI passes lm_imagine. */
+typedef loom_status (*lm_image_sample_fn)(void *ud, lm_unet *m, const lm_diffusion *d, const int32_t *labels,
+                                          int n, int steps, uint64_t seed, int batch, float *out, lm_error *err);
 
 typedef struct lm_train_image_opts {
     /* data */
@@ -44,6 +52,8 @@ typedef struct lm_train_image_opts {
     /* housekeeping */
     int threads;         /* 0 = all cores */
     int64_t sample_every, save_every, eval_every, log_every; /* 0 = only at the end (sample: never) */
+    lm_image_sample_fn sample; /* draws the sample grids; NULL: no grids, whatever sample_every says */
+    void *sample_ud;
     double time_limit_s; /* 0 = none: stop (and save) after this much wall time */
     int resume;
     int overwrite;      /* start afresh in a folder that holds a run (else refused without resume) */

@@ -1,4 +1,4 @@
-#include "train/progress.h"
+#include "util/progress.h"
 
 #include <string.h>
 #include <time.h>

@@ -1,4 +1,4 @@
-#include "formats/png.h"
+#include "codec/png.h"
 
 #include <errno.h>
 #include <limits.h>

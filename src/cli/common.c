@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "util/io.h"
+#include "util/utf8.h"
 
 int lm_cli_report(const char *cmd, const lm_error *err) {
     fprintf(stderr, "loom %s: %s\n", cmd, err->msg[0] ? err->msg : loom_status_string(err->code));
@@ -62,16 +63,6 @@ uint64_t lm_cli_seed(int64_t flag) {
     return flag >= 0 ? (uint64_t)flag : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
 }
 
-/* Length of a valid UTF-8 sequence at s, or 0. */
-static int utf8_valid(const unsigned char *s, size_t n) {
-    if (!n) return 0;
-    if (s[0] < 0x80) return 1;
-    int len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || (size_t)len > n || (len == 2 && s[0] < 0xC2)) return 0;
-    for (int i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return len;
-}
 
 void lm_json_add_piece(json_object *o, const char *key, const char *bytes, size_t n) {
     const unsigned char *s = (const unsigned char *)bytes;
@@ -81,7 +72,7 @@ void lm_json_add_piece(json_object *o, const char *key, const char *bytes, size_
     if (!out) return;
     out[0] = 0;
     for (size_t i = 0; i < n;) {
-        int l = utf8_valid(s + i, n - i);
+        int l = lm_utf8_decode(s + i, n - i, NULL);
         if (l) {
             memcpy(out + k, s + i, (size_t)l);
             k += (size_t)l;

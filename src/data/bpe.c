@@ -9,6 +9,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "data/bpe.h"
 #include "data/bpe_hash.h"
+#include "util/str.h"
+#include "util/utf8.h"
 
 #include <pcre2.h>
 #include <stdlib.h>
@@ -169,13 +171,6 @@ static int pair_insert(lm_bpe *b, int32_t l, int32_t r, int32_t rank, int32_t re
 /* Creation                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static char *dup_cstr(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 /* Unicode's White_Space property, which is what \s means to tiktoken (Rust's regex) and to
  * Hugging Face's and llama.cpp's pre-tokenizers. PCRE2's \s also takes U+180E (it was a space
  * before Unicode 6.3), so patterns are compiled with \s spelled out as this list. */
@@ -315,7 +310,7 @@ loom_status lm_bpe_create(lm_bpe **out, const lm_bpe_vocab *v, lm_error *err) {
     size_t bcap = pow2_at_least((size_t)v->n_tokens * 2);
     b->bmap = malloc(bcap * sizeof *b->bmap);
     b->bpair = malloc(65536 * sizeof *b->bpair);
-    b->pattern = dup_cstr(v->pattern);
+    b->pattern = lm_strdup(v->pattern);
     if (!b->blob || !b->ti || !b->kind || !b->bmap || !b->bpair || !b->pattern) goto oom;
     b->bmask = bcap - 1;
     for (size_t i = 0; i < bcap; i++) b->bmap[i] = (byte_slot){0, -1};
@@ -366,7 +361,7 @@ loom_status lm_bpe_create(lm_bpe **out, const lm_bpe_vocab *v, lm_error *err) {
                                  v->special[i], (int)b->special_id[j], (int)id);
                     goto fail;
                 }
-            b->special[i] = dup_cstr(v->special[i]);
+            b->special[i] = lm_strdup(v->special[i]);
             if (!b->special[i]) goto oom;
             size_t n = strlen(v->special[i]);
             b->special_len[i] = n;
@@ -687,29 +682,9 @@ static size_t utf8_valid_prefix(const uint8_t *s, size_t n) {
                 continue;
             }
         }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else
-            return i;
-        if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t k = 2; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-        i += len;
+        int len = lm_utf8_decode(s + i, n - i, NULL);
+        if (!len) return i;
+        i += (size_t)len;
     }
     return n;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "util/io.h"
+#include "util/utf8.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30) /* 1 GiB: far above any real vocabulary */
 #define MAX_TOKEN_ID 0x3fffffff
@@ -37,35 +38,6 @@ int lm_bpe_cp_to_byte(uint32_t cp) {
     return -1;
 }
 
-/* Decodes one UTF-8 character of s[0..n) (strict: no overlongs, surrogates or values above
- * U+10FFFF); returns its length, or 0 if s does not start with a valid character. */
-static int utf8_next(const uint8_t *s, size_t n, uint32_t *cp) {
-    if (n == 0) return 0;
-    uint8_t c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    int len;
-    uint32_t v, min;
-    if ((c & 0xE0) == 0xC0) {
-        len = 2, v = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3, v = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if ((size_t)len > n) return 0;
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return len;
-}
 
 /* Decodes a byte-level spelled token into out (room for n bytes); returns the byte count, or -1
  * (with *bad the offending code point, or 0xFFFFFFFF for invalid UTF-8). */
@@ -74,7 +46,7 @@ static long spelled_to_bytes(const char *s, size_t n, uint8_t *out, uint32_t *ba
     long k = 0;
     while (i < n) {
         uint32_t cp;
-        int l = utf8_next((const uint8_t *)s + i, n - i, &cp);
+        int l = lm_utf8_decode((const uint8_t *)s + i, n - i, &cp);
         if (l == 0) {
             *bad = 0xFFFFFFFFu;
             return -1;

@@ -17,6 +17,7 @@
 
 #include "codec/png.h"
 #include "util/io.h"
+#include "util/str.h"
 
 /* An IDX file may hold at most this much data (Fashion-MNIST's training images are 47 MB);
  * the bound only keeps a corrupt header from asking for an absurd allocation. */
@@ -32,13 +33,6 @@
 
 static const char *const FASHION_NAMES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                               "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-
-static char *dupstr(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
@@ -400,7 +394,7 @@ static char *labels_beside(const char *images, char **guess) {
     memcpy(p + (im - images), "labels", 6);
     char *i3 = strstr(p + (base - images), "idx3");
     if (i3) i3[3] = '1';
-    *guess = dupstr(p);
+    *guess = lm_strdup(p);
     if (is_file(p)) return p;
     if (n > 3 && !strcmp(p + n - 3, ".gz")) p[n - 3] = 0;
     else strcat(p, ".gz");
@@ -435,7 +429,7 @@ static loom_status set_names(lm_images *im, int n_labels, int fashion, lm_error 
     for (int i = 0; i < n_labels; i++) {
         char num[16];
         snprintf(num, sizeof num, "%d", i);
-        im->label_names[i] = dupstr(fashion ? FASHION_NAMES[i] : num);
+        im->label_names[i] = lm_strdup(fashion ? FASHION_NAMES[i] : num);
         if (!im->label_names[i]) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory for label names");
     }
     return LOOM_OK;
@@ -756,7 +750,7 @@ static loom_status list_dir(const char *dir, char ***dirs, int *nd, int64_t *nfi
             }
             names = nn;
         }
-        if (!(names[n] = dupstr(de->d_name))) s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
+        if (!(names[n] = lm_strdup(de->d_name))) s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
         else n++;
     }
     closedir(d);
@@ -811,7 +805,7 @@ static loom_status scan_dir(scan *sc, const char *dir, int32_t label, int depth,
             }
             names = nn;
         }
-        if (!(names[n] = dupstr(de->d_name))) {
+        if (!(names[n] = lm_strdup(de->d_name))) {
             s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
             break;
         }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 static const char *const BYTE_SPECIALS[] = {"<|endoftext|>"};
 
 loom_status lm_tokenizer_byte(lm_tokenizer *t, lm_error *err) {
@@ -92,19 +94,6 @@ oom:
     return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
 }
 
-/* Decodes one UTF-8 code point at s (n bytes left); returns its length, 0 if invalid. */
-static int utf8_decode(const uint8_t *s, size_t n, int *cp) {
-    if (n == 0) return 0;
-    if (s[0] < 0x80) return *cp = s[0], 1;
-    int len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || (size_t)len > n) return 0;
-    int c = s[0] & (0x3F >> (len - 1));
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    return *cp = c, len;
-}
 
 /* The bytes a vocabulary entry stands for. */
 static int vocab_piece(const char *model, const uint8_t *txt, size_t n, int type, const int *cp2byte, char *out) {
@@ -127,7 +116,8 @@ static int vocab_piece(const char *model, const uint8_t *txt, size_t n, int type
         return k;
     }
     for (size_t i = 0; i < n;) { /* gpt2: every code point is one byte of the table */
-        int cp, l = utf8_decode(txt + i, n - i, &cp);
+        uint32_t cp;
+        int l = lm_utf8_decode(txt + i, n - i, &cp);
         if (!l || cp >= 512 || cp2byte[cp] < 0) { /* not a table character: keep the raw bytes */
             memcpy(out + k, txt + i, l ? (size_t)l : 1);
             k += l ? l : 1;

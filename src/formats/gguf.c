@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "util/io.h"
+#include "util/str.h"
 
 /* GGUF is little-endian and we read fields with memcpy into host integers. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -155,15 +156,6 @@ int64_t lm_gguf_nbytes(int type, int n_dims, const int64_t *ne) {
 /* ------------------------------------------------------------------------ */
 /* Shared helpers                                                            */
 /* ------------------------------------------------------------------------ */
-
-static char *dup_mem(const void *p, size_t n) {
-    char *d = malloc(n + 1);
-    if (d) {
-        if (n) memcpy(d, p, n);
-        d[n] = 0;
-    }
-    return d;
-}
 
 static int is_pow2(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -341,7 +333,7 @@ static void w_set(lm_gguf_writer *w, const char *key, int type, bbuf *b) {
         w->kv = kv;
         w->cap_kv = cap;
     }
-    char *k = dup_mem(key, strlen(key));
+    char *k = lm_strndup(key, strlen(key));
     if (!k) {
         free(b->p);
         w_fail(w, LOOM_ERR_NOMEM, "out of memory storing key '%s'", key);
@@ -495,7 +487,7 @@ void lm_gguf_add_tensor(lm_gguf_writer *w, const char *name, int n_dims, const i
         w->t = t;
         w->cap_t = cap;
     }
-    wtensor t = {.name = dup_mem(name, len), .type = type, .n_dims = n_dims, .data = data, .nbytes = (size_t)nb};
+    wtensor t = {.name = lm_strndup(name, len), .type = type, .n_dims = n_dims, .data = data, .nbytes = (size_t)nb};
     if (!t.name) {
         w_fail(w, LOOM_ERR_NOMEM, "out of memory adding tensor '%s'", name);
         return;
@@ -691,7 +683,7 @@ static loom_status rd_value(rd *r, rkv *kv) {
         const uint8_t *s;
         size_t n;
         if (rd_str(r, &s, &n)) return LOOM_ERR_FORMAT;
-        if (!(kv->str = dup_mem(s, n))) return oom(r);
+        if (!(kv->str = lm_strndup(s, n))) return oom(r);
         kv->str_len = n;
         return LOOM_OK;
     }
@@ -873,7 +865,7 @@ static loom_status parse_kvs(lm_gguf *g, rd *r, uint64_t n_kv) {
         if (rd_str(r, &k, &klen)) return LOOM_ERR_FORMAT;
         rkv *kv = &g->kv[g->n_kv];
         *kv = (rkv){.arr_type = -1};
-        if (!(kv->key = dup_mem(k, klen))) return oom(r);
+        if (!(kv->key = lm_strndup(k, klen))) return oom(r);
         g->n_kv++;  /* from here kv is owned by g and freed with it */
         char name[80];
         safe_name(name, sizeof name, k, klen);
@@ -979,7 +971,7 @@ static loom_status parse_tensors(lm_gguf *g, rd *r, uint64_t n_t) {
         if (rd_str(r, &nm, &nlen)) return LOOM_ERR_FORMAT;
         lm_gguf_tensor *t = &g->t[g->n_t];
         *t = (lm_gguf_tensor){0};
-        if (!(t->name = dup_mem(nm, nlen))) return oom(r);
+        if (!(t->name = lm_strndup(nm, nlen))) return oom(r);
         g->n_t++;  /* owned by g from here */
         char name[80];
         safe_name(name, sizeof name, nm, nlen);
@@ -1055,7 +1047,7 @@ static loom_status parse(lm_gguf *g, lm_error *err) {
 /* A handle named name (a path, or what stands for one in messages), nothing read yet. */
 static lm_gguf *new_handle(const char *name, lm_error *err) {
     lm_gguf *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = dup_mem(name, strlen(name)))) {
+    if (!g || !(g->path = lm_strndup(name, strlen(name)))) {
         free(g);
         lm_fail(err, LOOM_ERR_NOMEM, "out of memory opening '%s'", name);
         return NULL;

@@ -9,6 +9,7 @@
 #include "data/bpe_import.h"
 #include "formats/gguf.h"
 #include "formats/params_gguf.h"
+#include "util/utf8.h"
 
 /* "left right" merge strings in the vocabulary's GGUF spelling. */
 static void lm_gguf_merges_fill(const struct lm_bpe *b, int32_t *l, int32_t *r, int nm, const char *const *text, char **ms) {
@@ -23,21 +24,6 @@ static void lm_gguf_merges_fill(const struct lm_bpe *b, int32_t *l, int32_t *r, 
     }
 }
 
-static int utf8_put(char *out, int cp) {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    out[0] = (char)(0xE0 | (cp >> 12));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-}
 
 loom_status lm_llama_save_gguf(const char *path, const lm_llama *m, const lm_tokenizer *tok, const char *name,
                                lm_error *err) {
@@ -78,7 +64,7 @@ loom_status lm_llama_save_gguf(const char *path, const lm_llama *m, const lm_tok
             if (text[i]) {
                 int k = 0;
                 for (int j = 0; j < tok->piece_len[i]; j++)
-                    k += utf8_put(text[i] + k, lm_bpe_byte_to_cp((uint8_t)tok->piece[i][j]));
+                    k += lm_utf8_encode((uint32_t)lm_bpe_byte_to_cp((uint8_t)tok->piece[i][j]), text[i] + k);
                 text[i][k] = 0;
             }
         }

@@ -12,6 +12,7 @@
 #include "generate/sampler.h"
 #include "util/progress.h"
 #include "util/rng.h"
+#include "util/str.h"
 
 void lm_evalcode_defaults(lm_evalcode_opts *o) {
     *o = (lm_evalcode_opts){.max_functions = 50, .max_lines = 50, .max_fix = 20, .body_tokens = 128, .body_candidates = 1,
@@ -29,14 +30,6 @@ void lm_evalcode_set_free(lm_evalcode_set *s) {
     }
     free(s->f);
     memset(s, 0, sizeof *s);
-}
-
-static char *dup_n(const char *p, size_t n) {
-    char *s = malloc(n + 1);
-    if (!s) return NULL;
-    memcpy(s, p, n);
-    s[n] = 0;
-    return s;
 }
 
 loom_status lm_evalcode_load(const char *dir, int max_files, lm_evalcode_set *s, lm_error *err) {
@@ -61,8 +54,8 @@ loom_status lm_evalcode_load(const char *dir, int max_files, lm_evalcode_set *s,
         size_t hn = c.doc_head ? (size_t)c.doc_head[i] : 0;
         if (hn > dn) hn = dn;
         lm_evalcode_file *f = &s->f[s->n];
-        f->header = dup_n(doc, hn);
-        f->text = dup_n(doc + hn, dn - hn);
+        f->header = lm_strndup(doc, hn);
+        f->text = lm_strndup(doc + hn, dn - hn);
         if (!f->header || !f->text) {
             free(f->header);
             free(f->text);

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/str.h"
+
 /* Whatever no limit is given for, a stream (a pipe, a FIFO, a terminal) is read to at most this. */
 #define STREAM_MAX ((size_t)1 << 30)
 /* How long a FIFO may go without a writer before it is refused: a writer started on the same shell
@@ -121,16 +123,9 @@ loom_status lm_read_file(const char *path, size_t max_bytes, uint8_t **out, size
     return s;
 }
 
-static char *dupstr(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 loom_status lm_afile_open(lm_afile *af, const char *path, lm_error *err) {
     memset(af, 0, sizeof *af);
-    af->path = dupstr(path);
+    af->path = lm_strdup(path);
     size_t n = strlen(path) + 32;
     af->tmp = malloc(n);
     if (!af->path || !af->tmp) {
@@ -171,7 +166,7 @@ loom_status lm_afile_commit(lm_afile *af, lm_error *err) {
         return s;
     }
     /* The rename itself must reach the disk, or a crash could bring back the old name. */
-    char *d = dupstr(af->path);
+    char *d = lm_strdup(af->path);
     if (d) {
         int fd = open(dirname(d), O_RDONLY | O_DIRECTORY);
         if (fd >= 0) {
@@ -203,7 +198,7 @@ loom_status lm_write_file_atomic(const char *path, const void *buf, size_t len, 
 }
 
 loom_status lm_mkdirs(const char *path, lm_error *err) {
-    char *p = dupstr(path);
+    char *p = lm_strdup(path);
     if (!p) return lm_fail(err, LOOM_ERR_NOMEM, "out of memory");
     for (char *s = p + 1;; s++) {
         if (*s == '/' || *s == 0) {

@@ -42,7 +42,8 @@ const char *loom_status_string(loom_status s);
 /* The library version as "MAJOR.MINOR.PATCH". */
 const char *loom_version(void);
 
-/* Threads used by training and generation in this process (n <= 0: all cores). */
+/* Threads used by training and generation in this process (n <= 0: OMP_NUM_THREADS when set,
+ * else the CPUs this process may use, its affinity mask and container limits included). */
 void loom_set_threads(int n);
 
 /* ------------------------------------------------------------------------ */
@@ -120,6 +121,8 @@ typedef struct loom_train_params {
     int64_t steps;        /* optimizer steps [0: about 3 passes over the data] */
     float lr;             /* peak learning rate [1e-3] */
     uint64_t seed;        /* [1337] */
+    int threads;          /* [0: the process's: loom_set_threads's, else OMP_NUM_THREADS or the CPUs it may use];
+                             training leaves the process's setting as it found it */
     int resume;           /* continue from out_dir/checkpoint.bin */
     int overwrite;        /* replace a run that out_dir holds (without it or resume, that is an error) */
     int quiet;            /* print nothing */

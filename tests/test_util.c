@@ -1,5 +1,5 @@
-/* The utilities' contracts that the layers above lean on: an error message can wrap the
- * previous one, and a read never blocks on a FIFO that nothing writes to. */
+/* Contracts the layers lean on: an error message can wrap the previous one, a read never blocks
+ * on a FIFO that nothing writes to, and training leaves the process's thread count as it was. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernels/kernels.h"
 #include "tmpdir.h"
+#include "train/train.h"
 #include "util/error.h"
 #include "util/io.h"
 
@@ -55,10 +57,39 @@ static void test_read_fifo_without_writer(void **state) {
     free(p);
 }
 
+/* loom_train used to reset what loom_set_threads had set; now it restores it, and without a
+ * thread count it trains with that setting. */
+static void test_train_keeps_thread_setting(void **state) {
+    const char *dir = ((tmpdir *)*state)->dir;
+    char *data = lm_path_join(dir, "corpus.txt"), *out = lm_path_join(dir, "run");
+    char text[4000];
+    for (size_t i = 0; i < sizeof text - 1; i++) text[i] = "to be or not to be, that is the question\n"[i % 41];
+    text[sizeof text - 1] = 0;
+    lm_error err = {0};
+    assert_int_equal(lm_write_file_atomic(data, text, strlen(text), &err), LOOM_OK);
+    lm_train_opts o;
+    lm_train_defaults(&o);
+    o.data = data, o.out = out, o.quiet = 1, o.steps = 2, o.eval_every = 0, o.eval_iters = 1;
+    o.model.layers = 1, o.model.dim = 16, o.model.heads = 2, o.model.kv_heads = 2, o.model.context = 16, o.batch = 2;
+    unsigned set = LM_SET_LAYERS | LM_SET_DIM | LM_SET_HEADS | LM_SET_KV_HEADS | LM_SET_CONTEXT | LM_SET_BATCH |
+                   LM_SET_STEPS | LM_SET_FFN;
+    o.model.ffn_dim = 32;
+    lm_set_threads(1);
+    lm_train_result r;
+    assert_int_equal(lm_train(&o, set, &r, &err), LOOM_OK);
+    assert_int_equal(lm_get_threads(), 1);
+    o.threads = 2, o.overwrite = 1;
+    assert_int_equal(lm_train(&o, set | LM_SET_THREADS, &r, &err), LOOM_OK);
+    assert_int_equal(lm_get_threads(), 1);
+    free(data);
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_wraps_previous_message),
         cmocka_unit_test_setup_teardown(test_read_fifo_without_writer, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_train_keeps_thread_setting, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

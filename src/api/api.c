@@ -109,9 +109,10 @@ loom_status loom_train(const loom_train_params *p, loom_error *err) {
     TAKE(context, o.model.context, LM_SET_CONTEXT);
     TAKE(batch, o.batch, LM_SET_BATCH);
     TAKE(steps, o.steps, LM_SET_STEPS);
+    TAKE(threads, o.threads, LM_SET_THREADS);
+    TAKE(lr, o.lr, LM_SET_LR);
 #undef TAKE
     if ((set & LM_SET_HEADS) && !(set & LM_SET_KV_HEADS)) o.model.kv_heads = o.model.heads;
-    if (p->lr > 0) o.lr = p->lr;
     o.seed = p->seed;
     o.resume = p->resume;
     o.overwrite = p->overwrite;

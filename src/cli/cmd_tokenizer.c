@@ -74,7 +74,7 @@ static int cmd_train(int argc, char **argv) {
     static const char *const specials[] = {"<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"};
     lm_bpe_train_opts bo = {.vocab_size = o.vocab_size, .pattern = o.pattern ? LM_BPE_PATTERN_GPT2 : LM_BPE_PATTERN_GPT4,
                             .n_special = 4, .special = specials,
-                            .threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                            .threads = o.threads > 0 ? o.threads : lm_default_threads(),
                             .verbose = !o.quiet};
     lm_set_threads(bo.threads);
     lm_bpe *b = NULL;

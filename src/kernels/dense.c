@@ -1,11 +1,14 @@
 /* Embedding, matrix product, residual add and the optimizer: the kernels whose work is
  * either a BLAS call or a single streaming pass. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <cblas.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -141,9 +144,20 @@ void lm_scale(float *x, int64_t n, float s) {
     for (int64_t i = 0; i < n; i++) x[i] *= s;
 }
 
+int lm_default_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    long v = e ? strtol(e, NULL, 10) : 0; /* "4" or "4,2": the outer level */
+    if (v > 0 && v <= 4096) return (int)v;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int lm_get_threads(void) { return omp_get_max_threads(); }
+
 void lm_set_threads(int n) {
-    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
+    if (n <= 0) n = lm_default_threads();
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
 }

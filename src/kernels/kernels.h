@@ -170,8 +170,14 @@ void lm_avgpool_backward(float *dinp, const float *dout, int64_t N, int64_t S);
 void lm_adamw_update(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                      float eps, float wd, int64_t t);
 
-/* Sets the threads of every kernel: OpenMP's and OpenBLAS's (n <= 0: all cores). */
+/* Sets the threads of every kernel: OpenMP's and OpenBLAS's (n <= 0: lm_default_threads()). This
+ * is process-wide state: the library's own loops restore what they found (see lm_train). */
 void lm_set_threads(int n);
+/* The threads kernels use now. */
+int lm_get_threads(void);
+/* What "all cores" means for this process: OMP_NUM_THREADS when set, else the CPUs its affinity
+ * mask allows (a container's or taskset's limit), else the online CPUs. */
+int lm_default_threads(void);
 
 /* Sum of squares in double (for the global gradient norm), deterministic. */
 double lm_sumsq(const float *x, int64_t n);

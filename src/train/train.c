@@ -185,7 +185,7 @@ static loom_status setup_tokenizer(lm_train_opts *o, const lm_corpus *c, lm_toke
         lm_bpe_train_opts bo = {.vocab_size = o->vocab_size,
                                 .pattern = o->bpe_gpt2_pattern ? LM_BPE_PATTERN_GPT2 : LM_BPE_PATTERN_GPT4,
                                 .n_special = 4, .special = specials,
-                                .threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                                .threads = o->threads > 0 ? o->threads : lm_get_threads(),
                                 .verbose = !o->quiet};
         /* learn from the training part only: the held-out text stays unseen */
         size_t n = (size_t)((double)c->n_bytes * (1.0 - o->val_frac));
@@ -390,8 +390,10 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     memset(res, 0, sizeof *res);
     res->final_val_loss = NAN;
     FILE *log = stderr;
-    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu < 1) ncpu = 1;
+    /* without a thread count, the process's: what the caller set (loom_set_threads), else
+     * OMP_NUM_THREADS or the CPUs this process may use; restored at the end */
+    const int threads_before = lm_get_threads();
+    int ncpu = threads_before;
 
     char *ckpt_path = lm_path_join(o.out, "checkpoint.bin");
     char *metrics_path = lm_path_join(o.out, "metrics.jsonl");
@@ -705,6 +707,7 @@ loom_status lm_train(const lm_train_opts *opts_in, unsigned set, lm_train_result
     }
 
 done:
+    lm_set_threads(threads_before);
     if (metrics) fclose(metrics);
     free(starts);
     lm_curve_free(&tr);

@@ -418,8 +418,10 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     memset(res, 0, sizeof *res);
     res->final_val_loss = NAN;
     FILE *log = stderr;
-    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu < 1) ncpu = 1;
+    /* without a thread count, the process's: what the caller set (loom_set_threads), else
+     * OMP_NUM_THREADS or the CPUs this process may use; restored at the end */
+    const int threads_before = lm_get_threads();
+    int ncpu = threads_before;
 
     char *ckpt_path = lm_path_join(o.out, "checkpoint.bin");
     char *metrics_path = lm_path_join(o.out, "metrics.jsonl");
@@ -703,6 +705,7 @@ loom_status lm_train_image(const lm_train_image_opts *opts_in, unsigned set, lm_
     }
 
 done:
+    lm_set_threads(threads_before);
     if (metrics) fclose(metrics);
     lm_curve_free(&tr);
     lm_curve_free(&va);

@@ -1,31 +1,36 @@
-/* loom: train and run your own generative models. */
+/* loom: train and run your own generative models. One table of commands gives both the usage
+ * text and the dispatch, so a new command is one row. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "loom.h"
 
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+    {"train", lm_cmd_train, "train a transformer on a text file or a folder of text files"},
+    {"generate", lm_cmd_generate, "continue a prompt with a model, token by token"},
+    {"score", lm_cmd_score, "a model's loss, perplexity and bits per byte on a text, and its surprises"},
+    {"tokenizer", lm_cmd_tokenizer, "train, inspect and use BPE tokenizers (train, encode, decode, stats)"},
+    {"complete", lm_cmd_complete, "complete code at a point in a file, to the end of the block (-n K: ranked candidates)"},
+    {"fix", lm_cmd_fix, "repair the first syntax error in a Python or C file; prints a unified diff"},
+    {"eval-code", lm_cmd_eval_code, "a code model's figures on held-out files (bodies, FIM, bits/byte, repairs) beside an untrained one"},
+    {"train-image", lm_cmd_train_image, "train a class-conditional diffusion model on labelled images (Fashion-MNIST by default)"},
+    {"imagine", lm_cmd_imagine, "draw images of a label (\"ankle boot\") with a model from train-image; writes a PNG grid"},
+    {"eval-image", lm_cmd_eval_image, "an image model's figures: a classifier's accuracy on what it draws, per label, and a Frechet distance"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
+
 static void usage(FILE *f) {
-    fprintf(f,
-            "loom %s: train and run your own generative models\n"
-            "\n"
-            "usage: loom COMMAND [flags]\n"
-            "\n"
-            "commands:\n"
-            "  train      train a transformer on a text file or a folder of text files\n"
-            "  generate   continue a prompt with a model, token by token\n"
-            "  score      a model's loss, perplexity and bits per byte on a text, and its surprises\n"
-            "  tokenizer  train, inspect and use BPE tokenizers (train, encode, decode, stats)\n"
-            "  complete   complete code at a point in a file, to the end of the block (-n K: ranked candidates)\n"
-            "  fix        repair the first syntax error in a Python or C file; prints a unified diff\n"
-            "  eval-code  a code model's figures on held-out files (bodies, FIM, bits/byte, repairs) beside an untrained one\n"
-            "  train-image train a class-conditional diffusion model on labelled images (Fashion-MNIST by default)\n"
-            "  imagine    draw images of a label (\"ankle boot\") with a model from train-image; writes a PNG grid\n"
-            "  eval-image an image model's figures: a classifier's accuracy on what it draws, per label, and a Frechet distance\n"
-            "  version    print the version\n"
-            "\n"
-            "Run 'loom COMMAND --help' for the flags of a command.\n",
+    fprintf(f, "loom %s: train and run your own generative models\n\nusage: loom COMMAND [flags]\n\ncommands:\n",
             loom_version());
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+    fprintf(f, "  %-11s %s\n\nRun 'loom COMMAND --help' for the flags of a command.\n", "version", "print the version");
 }
 
 int main(int argc, char **argv) {
@@ -34,16 +39,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "train")) return lm_cmd_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "generate")) return lm_cmd_generate(argc - 1, argv + 1);
-    if (!strcmp(cmd, "score")) return lm_cmd_score(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tokenizer")) return lm_cmd_tokenizer(argc - 1, argv + 1);
-    if (!strcmp(cmd, "complete")) return lm_cmd_complete(argc - 1, argv + 1);
-    if (!strcmp(cmd, "fix")) return lm_cmd_fix(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval-code")) return lm_cmd_eval_code(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train-image")) return lm_cmd_train_image(argc - 1, argv + 1);
-    if (!strcmp(cmd, "imagine")) return lm_cmd_imagine(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval-image")) return lm_cmd_eval_image(argc - 1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("loom %s\n", loom_version());
         return 0;

@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <stdarg.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,45 +411,19 @@ static loom_status take_file(cwalk *w, const char *abs, const char *rel, const c
     return r;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Walks dir (abs path; rel is its path from the root, "" for the root) in name order. */
 static loom_status walk(cwalk *w, const char *abs, const char *rel, int depth) {
     if (depth > MAX_DEPTH) return LOOM_OK;
-    DIR *d = opendir(abs);
-    if (!d) {
-        if (depth == 0) return lm_fail(w->err, LOOM_ERR_IO, "cannot read folder '%s': %s", abs, strerror(errno));
+    char **names;
+    size_t n;
+    loom_status s = lm_list_dir(abs, &names, &n, w->err);
+    if (s) {
+        if (depth == 0 || s == LOOM_ERR_NOMEM) return s;
         w->st->unreadable++;
         return LOOM_OK;
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int has_ignore = 0, oom = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (!strcmp(e->d_name, ".gitignore")) {
-            has_ignore = 1;
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                oom = 1;
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = strdup(e->d_name))) {
-            oom = 1;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    loom_status s = oom ? lm_fail(w->err, LOOM_ERR_NOMEM, "out of memory listing '%s'", abs) : LOOM_OK;
-    if (n) qsort(names, n, sizeof *names, cmp_str); /* name order: the same corpus on every machine */
+    int has_ignore = 0;
+    for (size_t i = 0; i < n; i++) has_ignore |= !strcmp(names[i], ".gitignore");
     int pushed = 0;
     if (!s && has_ignore) {
         char *p = lm_path_join(abs, ".gitignore");
@@ -469,6 +442,7 @@ static loom_status walk(cwalk *w, const char *abs, const char *rel, int depth) {
         free(p);
     }
     for (size_t i = 0; i < n && !s; i++) {
+        if (!strcmp(names[i], ".gitignore")) continue; /* read above */
         if (names[i][0] == '.') { /* hidden: .git, .venv, .cache, editor files */
             w->st->hidden++;
             continue;
@@ -497,8 +471,7 @@ static loom_status walk(cwalk *w, const char *abs, const char *rel, int depth) {
         free(rp);
     }
     if (pushed) lm_ignore_free(w->lv[--w->n_lv].ig);
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    lm_list_free(names, n);
     return s;
 }
 

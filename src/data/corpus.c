@@ -1,6 +1,5 @@
 #include "data/corpus.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,30 +55,14 @@ static int push(walk *w, const char *path, const struct stat *st) {
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static loom_status walk_dir(walk *w, const char *dir, int depth, lm_error *err) {
     if (depth > 64) return LOOM_OK;
-    DIR *d = opendir(dir);
-    if (!d) return lm_fail(err, LOOM_ERR_IO, "cannot read folder '%s': %s", dir, strerror(errno));
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue; /* ., .., and hidden files such as .git */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) break;
-            names = nn;
-        }
-        names[n] = strdup(e->d_name);
-        if (names[n]) n++;
-    }
-    closedir(d);
-    if (n) qsort(names, n, sizeof *names, cmp_str); /* name order: the same corpus on every machine */
-    loom_status s = LOOM_OK;
+    char **names;
+    size_t n;
+    loom_status s = lm_list_dir(dir, &names, &n, err);
+    if (s) return s;
     for (size_t i = 0; i < n && !s; i++) {
+        if (names[i][0] == '.') continue; /* hidden files such as .git */
         char *p = lm_path_join(dir, names[i]);
         struct stat st;
         if (p && stat(p, &st) == 0) {
@@ -90,8 +73,7 @@ static loom_status walk_dir(walk *w, const char *dir, int depth, lm_error *err) 
         }
         free(p);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    lm_list_free(names, n);
     return s;
 }
 

@@ -1,6 +1,5 @@
 #include "data/images.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -711,10 +710,13 @@ static loom_status decode_entry(const entry *e, uint8_t *dst, int C, int H, int 
 /* Folders of images                                                         */
 /* ------------------------------------------------------------------------ */
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Skips hidden entries and the resource-fork folder macOS puts into zip files. */
 static int ignored_name(const char *name) { return name[0] == '.' || !strcmp(name, "__MACOSX"); }
+
+static void free_names(char **names, int n) {
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
 
 /* The sorted names in dir: its sub-folders (*dirs, *nd) and the number of other files (*nfiles).
  * dirs may be NULL to count only. */
@@ -722,15 +724,17 @@ static loom_status list_dir(const char *dir, char ***dirs, int *nd, int64_t *nfi
     if (dirs) *dirs = NULL;
     *nd = 0;
     *nfiles = 0;
-    DIR *d = opendir(dir);
-    if (!d) return lm_fail(err, LOOM_ERR_IO, "cannot read folder '%s': %s", dir, strerror(errno));
+    char **all;
+    size_t n_all;
+    loom_status s = lm_list_dir(dir, &all, &n_all, err);
+    if (s) return s;
     char **names = NULL;
-    int n = 0, cap = 0;
-    loom_status s = LOOM_OK;
-    struct dirent *de;
-    while ((de = readdir(d)) && !s) {
-        if (ignored_name(de->d_name)) continue;
-        char *p = lm_path_join(dir, de->d_name);
+    int n = 0;
+    if (dirs && !(names = malloc((n_all ? n_all : 1) * sizeof *names)))
+        s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
+    for (size_t i = 0; i < n_all && !s; i++) {
+        if (ignored_name(all[i])) continue;
+        char *p = lm_path_join(dir, all[i]);
         struct stat st;
         int dirp = p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
         int filep = p && !dirp && stat(p, &st) == 0 && S_ISREG(st.st_mode);
@@ -741,33 +745,17 @@ static loom_status list_dir(const char *dir, char ***dirs, int *nd, int64_t *nfi
             s = lm_fail(err, LOOM_ERR_DATA, "'%s' has more than %d sub-folders (labels)", dir, LM_IMAGES_MAX_LABELS);
             break;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, (size_t)cap * sizeof *nn);
-            if (!nn) {
-                s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = lm_strdup(de->d_name))) s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
-        else n++;
+        names[n++] = all[i]; /* taken over from the listing */
+        all[i] = NULL;
     }
-    closedir(d);
-    if (n) qsort(names, (size_t)n, sizeof *names, cmp_str);
+    lm_list_free(all, n_all);
     if (s) {
-        for (int i = 0; i < n; i++) free(names[i]);
-        free(names);
+        free_names(names, n);
         return s;
     }
     if (dirs) *dirs = names;
     *nd = n;
     return LOOM_OK;
-}
-
-static void free_names(char **names, int n) {
-    for (int i = 0; names && i < n; i++) free(names[i]);
-    free(names);
 }
 
 /* The files of one split: image entries and the files passed over. */
@@ -788,32 +776,12 @@ static void free_scan(scan *s) {
 /* Adds every file under dir (recursively, in name order) as label's. */
 static loom_status scan_dir(scan *sc, const char *dir, int32_t label, int depth, lm_error *err) {
     if (depth > MAX_DEPTH) return LOOM_OK;
-    DIR *d = opendir(dir);
-    if (!d) return lm_fail(err, LOOM_ERR_IO, "cannot read folder '%s': %s (check its permissions)", dir, strerror(errno));
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    loom_status s = LOOM_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (ignored_name(de->d_name)) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = lm_strdup(de->d_name))) {
-            s = lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (n) qsort(names, n, sizeof *names, cmp_str); /* name order: the same set and split on every machine */
+    char **names;
+    size_t n;
+    loom_status s = lm_list_dir(dir, &names, &n, err);
+    if (s) return s;
     for (size_t i = 0; i < n && !s; i++) {
+        if (ignored_name(names[i])) continue;
         char *p = lm_path_join(dir, names[i]);
         struct stat st;
         if (!p) {
@@ -844,7 +812,7 @@ static loom_status scan_dir(scan *sc, const char *dir, int32_t label, int depth,
         }
         free(p);
     }
-    free_names(names, (int)n);
+    lm_list_free(names, n);
     return s;
 }
 

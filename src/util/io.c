@@ -1,6 +1,7 @@
 #include "util/io.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
@@ -218,6 +219,47 @@ loom_status lm_mkdirs(const char *path, lm_error *err) {
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return lm_fail(err, LOOM_ERR_IO, "'%s' exists and is not a folder (give a folder's path)", path);
     return LOOM_OK;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+loom_status lm_list_dir(const char *dir, char ***names, size_t *n, lm_error *err) {
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return lm_fail(err, LOOM_ERR_IO, "cannot read folder '%s': %s (check its permissions)", dir, strerror(errno));
+    char **v = NULL;
+    size_t k = 0, cap = 0;
+    int oom = 0;
+    struct dirent *e;
+    while (!oom && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (k == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                oom = 1;
+                break;
+            }
+            v = nv;
+        }
+        if (!(v[k] = lm_strdup(e->d_name))) oom = 1;
+        else k++;
+    }
+    closedir(d);
+    if (oom) {
+        lm_list_free(v, k);
+        return lm_fail(err, LOOM_ERR_NOMEM, "out of memory listing '%s'", dir);
+    }
+    if (k) qsort(v, k, sizeof *v, cmp_name);
+    *names = v;
+    *n = k;
+    return LOOM_OK;
+}
+
+void lm_list_free(char **names, size_t n) {
+    for (size_t i = 0; names && i < n; i++) free(names[i]);
+    free(names);
 }
 
 char *lm_path_join(const char *dir, const char *name) {

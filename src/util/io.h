@@ -37,6 +37,12 @@ loom_status lm_write_file_atomic(const char *path, const void *buf, size_t len, 
 /* mkdir -p for one directory level chain. */
 loom_status lm_mkdirs(const char *path, lm_error *err);
 
+/* The names in folder dir, "." and ".." left out, sorted by their bytes (strcmp): the one way
+ * every walker lists a folder, so that a corpus or an image set comes out the same on every
+ * machine. *names is malloc'ed (free with lm_list_free); fails naming dir when it cannot be read. */
+loom_status lm_list_dir(const char *dir, char ***names, size_t *n, lm_error *err);
+void lm_list_free(char **names, size_t n);
+
 /* Joins dir and name into a malloc'ed path. */
 char *lm_path_join(const char *dir, const char *name);
 
